@@ -1,0 +1,56 @@
+# Two commands matter: `make run` (the whole system, embedded defaults) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+export PORT
+
+.PHONY: run test lint format install install-dev migrate bench bench-dsl clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+install: $(VENV)/.installed-runtime
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## run: web + worker + beat (honcho + Procfile) on http://localhost:$(PORT).
+## Embedded defaults: SQLite in var/ and the filesystem broker; set DATABASE_URL and
+## CELERY_BROKER_URL to use PostgreSQL and Redis instead.
+run: export CODEAI_DEBUG ?= true
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py dev_setup --port $(PORT)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+
+## test: the whole suite (set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL and Redis).
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-dsl: install-dev
+	$(BIN)/python bench/dsl.py
+
+bench: bench-dsl
+
+clean:
+	rm -rf var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from .models import Deployment, Execution
+
+
+class ExecutionInline(admin.TabularInline):
+    model = Execution
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("id", "status", "exit_code", "started_at", "completed_at")
+    readonly_fields = fields
+    ordering = ("-started_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "status", "config", "created_at", "updated_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("name", "id")
+    readonly_fields = ("id", "created_at", "updated_at")
+    inlines = [ExecutionInline]
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = ("id", "deployment_ref", "status", "exit_code", "started_at", "completed_at")
+    list_filter = ("status", "started_at")
+    search_fields = ("id", "deployment_ref")
+    readonly_fields = [f.name for f in Execution._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

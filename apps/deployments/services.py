@@ -1,0 +1,211 @@
+"""Deployments and their executions: every write, status change and event."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.configs.models import Config
+from apps.events.services import emit
+from codeai.api.exceptions import Conflict, ValidationFailed
+
+from .models import Deployment, Execution
+
+logger = logging.getLogger(__name__)
+SOURCE = "deployment-service"
+
+
+def _config_or_400(config_id) -> Config | None:
+    if config_id is None:
+        return None
+    config = Config.objects.filter(pk=config_id).first()
+    if config is None:
+        raise ValidationFailed({"config_id": "config not found"})
+    return config
+
+
+def _save_unique(deployment: Deployment, **save_kwargs) -> None:
+    try:
+        with transaction.atomic():
+            deployment.save(**save_kwargs)
+    except IntegrityError:
+        if Deployment.objects.filter(name=deployment.name).exclude(pk=deployment.pk).exists():
+            raise Conflict("deployment name already exists", {"name": "must be unique"}) from None
+        raise
+
+
+def _summary(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "deployment_id": str(deployment.id),
+        "name": deployment.name,
+        "status": deployment.status,
+        "config_id": str(deployment.config_id) if deployment.config_id else None,
+    }
+
+
+def deployment_create(*, name: str, config_id=None) -> Deployment:
+    deployment = Deployment(name=name, config=_config_or_400(config_id))
+    with transaction.atomic():
+        _save_unique(deployment)
+        emit(type="deployment.created", source=SOURCE, data=_summary(deployment))
+    return deployment
+
+
+_UNSET = object()
+
+
+def deployment_update(
+    *, deployment: Deployment, name: str | None = None, config_id=_UNSET, status: str | None = None
+) -> Deployment:
+    if name is not None:
+        deployment.name = name
+    if config_id is not _UNSET:
+        deployment.config = _config_or_400(config_id)
+    if status is not None:
+        deployment.status = status
+    with transaction.atomic():
+        _save_unique(deployment)
+        emit(type="deployment.updated", source=SOURCE, data=_summary(deployment))
+    return deployment
+
+
+def deployment_delete(*, deployment: Deployment) -> None:
+    """Delete; executions stay readable. Refused (409) while an execution is open."""
+    with transaction.atomic():
+        locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        if locked.executions.filter(status__in=Execution.OPEN_STATUSES).exists():
+            raise Conflict("deployment has a running execution", {"deployment_id": str(locked.id)})
+        data = _summary(locked)
+        locked.delete()
+        emit(type="deployment.deleted", source=SOURCE, data=data)
+
+
+def declared_variables(config: Config) -> list[str]:
+    """Names of the program's top-level `var` declarations, in source order."""
+    statements = (config.ast_json or {}).get("Statements") or []
+    return [s["Name"] for s in statements if isinstance(s, dict) and s.get("Kind") == "VarDecl"]
+
+
+def _check_variable_value(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bool | str) or (isinstance(value, int | float) and value == value):
+        return True
+    if isinstance(value, list) and depth < 8:
+        return all(_check_variable_value(item, depth + 1) for item in value)
+    return False
+
+
+def _check_variables(config: Config, variables: dict[str, Any]) -> None:
+    declared = declared_variables(config)
+    errors: dict[str, str] = {}
+    for name, value in variables.items():
+        if name not in declared:
+            names = " ".join(declared) if declared else "(none)"
+            errors[f"variables.{name}"] = f"is not declared by the program; declared: {names}"
+        elif not _check_variable_value(value):
+            errors[f"variables.{name}"] = "must be a string, number, boolean or array of them"
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def deployment_execute(*, deployment: Deployment, variables: dict[str, Any]) -> Execution:
+    """Create an execution and queue it on a worker. 409 if the config is invalid or busy."""
+    config = deployment.config
+    if config is None:
+        raise Conflict("deployment has no config to execute")
+    if not config.is_valid:
+        raise Conflict("config is not valid", {"validation_errors": config.validation_errors or []})
+    _check_variables(config, variables)
+    with transaction.atomic():
+        locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        if locked.executions.filter(status__in=Execution.OPEN_STATUSES).exists():
+            raise Conflict("an execution is already running", {"deployment_id": str(locked.id)})
+        execution = Execution.objects.create(
+            deployment=locked,
+            deployment_ref=locked.id,
+            variables=variables,
+            started_at=timezone.now(),
+        )
+        locked.status = Deployment.Status.RUNNING
+        locked.save(update_fields=["status", "updated_at"])
+        emit(
+            type="deployment.executed",
+            source=SOURCE,
+            data={**_summary(locked), "execution_id": execution.id},
+        )
+        transaction.on_commit(lambda: _enqueue_execution(execution.id))
+    return execution
+
+
+def _enqueue_execution(execution_id: str) -> None:
+    from .tasks import execution_run_task
+
+    try:
+        execution_run_task.delay(execution_id)
+    except Exception:
+        logger.exception("execution not enqueued", extra={"execution": execution_id})
+
+
+def execution_run(*, execution_id: str) -> Execution | None:
+    """Run the program on this worker; idempotent against the row (a finished one is left alone)."""
+    from apps.dsl.compiler import parse
+    from apps.dsl.interpreter import run
+
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+        if execution is None or execution.status not in Execution.OPEN_STATUSES:
+            return execution
+        execution.status = Execution.Status.RUNNING
+        execution.save(update_fields=["status"])
+        emit(
+            type="execution.started",
+            source=SOURCE,
+            data={"execution_id": execution.id, "deployment_id": str(execution.deployment_ref)},
+        )
+    deployment = Deployment.objects.select_related("config").filter(pk=execution.deployment_id)
+    config = deployment[0].config if deployment else None
+    if config is None:
+        return _execution_finish(execution, exit_code=1, output="", error="deployment deleted")
+    try:
+        result = run(
+            parse(config.content),
+            variables=execution.variables,
+            exec_enabled=settings.CODEAI_EXEC_ENABLED,
+            max_steps=settings.CODEAI_DSL_MAX_STEPS,
+            timeout_seconds=settings.CODEAI_DSL_TIMEOUT_SECONDS,
+            exec_timeout_seconds=settings.CODEAI_EXEC_TIMEOUT_SECONDS,
+        )
+    except Exception as exc:  # a compiler/interpreter bug must not leave the row running
+        logger.exception("execution crashed", extra={"execution": execution.id})
+        return _execution_finish(execution, exit_code=1, output="", error=f"internal error: {exc}")
+    return _execution_finish(
+        execution, exit_code=result.exit_code, output=result.output, error=result.error or ""
+    )
+
+
+def _execution_finish(execution: Execution, *, exit_code: int, output: str, error: str):
+    succeeded = exit_code == 0
+    with transaction.atomic():
+        execution.status = Execution.Status.COMPLETED if succeeded else Execution.Status.FAILED
+        execution.exit_code = exit_code
+        execution.output = output
+        execution.error = error
+        execution.completed_at = timezone.now()
+        execution.save(update_fields=["status", "exit_code", "output", "error", "completed_at"])
+        if execution.deployment_id:
+            Deployment.objects.filter(pk=execution.deployment_id).update(
+                status=Deployment.Status.COMPLETE if succeeded else Deployment.Status.FAILED,
+                updated_at=timezone.now(),
+            )
+        emit(
+            type="execution.completed" if succeeded else "execution.failed",
+            source=SOURCE,
+            data={
+                "execution_id": execution.id,
+                "deployment_id": str(execution.deployment_ref),
+                "exit_code": exit_code,
+                "error": error,
+            },
+        )
+    return execution

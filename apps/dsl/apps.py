@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DslConfig(AppConfig):
+    name = "apps.dsl"
+    verbose_name = "DSL"

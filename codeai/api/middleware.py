@@ -1,0 +1,65 @@
+"""Request-wide conventions: X-Request-ID on every response and log line, the body size limit."""
+
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .logging import request_id_var
+
+logger = logging.getLogger("codeai.request")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestIDMiddleware:
+    """Echo a well-formed client X-Request-ID or generate one; log one line per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else str(uuid.uuid4())
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over CODEAI_MAX_BODY_BYTES with 413 before anything reads them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(
+                {"error": "invalid Content-Length header", "details": {}}, status=400
+            )
+        limit = settings.CODEAI_MAX_BODY_BYTES
+        if length > limit:
+            return JsonResponse(
+                {"error": "request body too large", "details": {"max_bytes": limit}}, status=413
+            )
+        return self.get_response(request)

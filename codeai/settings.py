@@ -1,0 +1,279 @@
+"""CodeAI settings: the only settings module. Every value comes from the environment.
+
+Embedded defaults (SQLite, the filesystem broker) let `make run` work on a bare machine;
+DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis. README.md lists every variable.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item for item in os.environ.get(name, default).replace(",", " ").split() if item]
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env_bool("CODEAI_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    # Development and tests only; `manage.py check --deploy` flags an insecure key.
+    SECRET_KEY = "django-insecure-codeai-development-key-set-DJANGO_SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost 127.0.0.1 [::1] testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+VAR_DIR = Path(env_str("CODEAI_VAR_DIR", str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "apps.accounts",
+    "apps.events",
+    "apps.configs",
+    "apps.deployments",
+    "apps.dsl",
+    "apps.health",
+]
+
+MIDDLEWARE = [
+    "codeai.api.middleware.RequestIDMiddleware",
+    "codeai.api.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "codeai.urls"
+WSGI_APPLICATION = "codeai.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("CODEAI_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+else:
+    # Web, worker and beat share this file: WAL + IMMEDIATE transactions + a busy timeout make
+    # concurrent writers wait instead of failing with "database is locked".
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "codeai.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- I18N / time ------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- API --------------------------------------------------------------------------------------
+
+CODEAI_MAX_BODY_BYTES = env_int("CODEAI_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CODEAI_MAX_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "codeai.api.authentication.BearerJWTAuthentication",
+        "codeai.api.authentication.ApiKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["codeai.api.permissions.RolePermission"],
+    "DEFAULT_PARSER_CLASSES": ["codeai.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "codeai.api.pagination.LimitOffsetEnvelopePagination",
+    "DEFAULT_FILTER_BACKENDS": ["codeai.api.filters.ApiFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "codeai.api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "PAGE_SIZE": 20,
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CodeAI API",
+    "DESCRIPTION": "Control plane for declarative backend services and AI automation.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Auth -------------------------------------------------------------------------------------
+
+CODEAI_JWT_ALGORITHM = env_str("CODEAI_JWT_ALGORITHM", "HS256")
+CODEAI_JWT_SIGNING_KEY = env_str("CODEAI_JWT_SIGNING_KEY", SECRET_KEY)
+CODEAI_JWT_PUBLIC_KEY = env_str("CODEAI_JWT_PUBLIC_KEY")
+CODEAI_JWT_JWKS_URL = env_str("CODEAI_JWT_JWKS_URL")
+CODEAI_JWT_ISSUER = env_str("CODEAI_JWT_ISSUER") or None
+CODEAI_JWT_AUDIENCE = env_str("CODEAI_JWT_AUDIENCE") or None
+CODEAI_JWT_LEEWAY_SECONDS = env_int("CODEAI_JWT_LEEWAY_SECONDS", 0)
+
+SIMPLE_JWT = {
+    "ALGORITHM": CODEAI_JWT_ALGORITHM,
+    "SIGNING_KEY": CODEAI_JWT_SIGNING_KEY if CODEAI_JWT_ALGORITHM.startswith("HS") else "",
+    "VERIFYING_KEY": CODEAI_JWT_PUBLIC_KEY or None,
+    "JWK_URL": CODEAI_JWT_JWKS_URL or None,
+    "ISSUER": CODEAI_JWT_ISSUER,
+    "AUDIENCE": CODEAI_JWT_AUDIENCE,
+    "LEEWAY": CODEAI_JWT_LEEWAY_SECONDS,
+    "USER_ID_CLAIM": "sub",
+    "USER_ID_FIELD": "username",
+    "TOKEN_TYPE_CLAIM": None,
+    "JTI_CLAIM": None,
+    "AUTH_TOKEN_CLASSES": ("rest_framework_simplejwt.tokens.UntypedToken",),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+
+CODEAI_QUEUES = env_list("CODEAI_QUEUES", "default high-priority low")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+BROKER_FOLDER = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("out", "processed"):
+        (BROKER_FOLDER / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_FOLDER / "out"),
+        "data_folder_out": str(BROKER_FOLDER / "out"),
+        "processed_folder": str(BROKER_FOLDER / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Above the longest task timeout so Redis never redelivers a task that is still running.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CODEAI_VISIBILITY_TIMEOUT_SECONDS", 6 * 3600)
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_BACKEND = None  # state lives in our own rows; Celery results are not used
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = CODEAI_QUEUES[0]
+CELERY_TASK_QUEUES = [Queue(name) for name in CODEAI_QUEUES]
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Product settings -------------------------------------------------------------------------
+
+CODEAI_EXEC_ENABLED = env_bool("CODEAI_EXEC_ENABLED", False)
+CODEAI_EXEC_TIMEOUT_SECONDS = env_int("CODEAI_EXEC_TIMEOUT_SECONDS", 30)
+CODEAI_DSL_MAX_STEPS = env_int("CODEAI_DSL_MAX_STEPS", 1_000_000)
+CODEAI_DSL_TIMEOUT_SECONDS = env_int("CODEAI_DSL_TIMEOUT_SECONDS", 60)
+CODEAI_RETENTION_DAYS = env_int("CODEAI_RETENTION_DAYS", 90)
+CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS", 3)
+
+# --- Logging: one JSON object per line, with the request id -------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "codeai.api.logging.RequestIDFilter"}},
+    "formatters": {"json": {"()": "codeai.api.logging.JSONFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("CODEAI_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,51 @@
+"""Shared fixtures: an HTTP client and credentials for each role."""
+
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.services import api_key_create, token_issue
+
+
+def bearer(role: str | None, *, ttl: timedelta = timedelta(hours=1), subject: str = "tester"):
+    roles = [role] if role else []
+    return {"HTTP_AUTHORIZATION": f"Bearer {token_issue(subject=subject, roles=roles, ttl=ttl)}"}
+
+
+@pytest.fixture
+def client() -> APIClient:
+    """An unauthenticated client."""
+    return APIClient()
+
+
+def _client_with(headers: dict) -> APIClient:
+    api = APIClient()
+    api.credentials(**headers)
+    return api
+
+
+@pytest.fixture
+def viewer(db) -> APIClient:
+    return _client_with(bearer("viewer"))
+
+
+@pytest.fixture
+def editor(db) -> APIClient:
+    return _client_with(bearer("editor"))
+
+
+@pytest.fixture
+def admin(db) -> APIClient:
+    return _client_with(bearer("admin"))
+
+
+@pytest.fixture
+def api_key_client(db):
+    """A factory: api_key_client("viewer") is a client authenticated by a fresh X-API-Key."""
+
+    def make(role: str) -> APIClient:
+        _, raw_key = api_key_create(name=f"test-{role}", role=role)
+        return _client_with({"HTTP_X_API_KEY": raw_key})
+
+    return make
