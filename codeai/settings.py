@@ -70,8 +70,11 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.accounts",
     "apps.events",
+    "apps.webhooks",
     "apps.configs",
     "apps.deployments",
+    "apps.jobs",
+    "apps.workflows",
     "apps.dsl",
     "apps.health",
 ]
@@ -224,6 +227,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_FOLDER / "out"),
         "processed_folder": str(BROKER_FOLDER / "processed"),
         "store_processed": False,
+        "polling_interval": 0.1,
     }
 else:
     # Above the longest task timeout so Redis never redelivers a task that is still running.
@@ -244,6 +248,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic tasks; beat's DatabaseScheduler syncs these into django-celery-beat rows at start.
+CELERY_BEAT_SCHEDULE: dict = {
+    # events/webhooks entries
+    # jobs entries
+}
 
 # --- Product settings -------------------------------------------------------------------------
 

@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-API_APPS = ["apps.health.urls", "apps.configs.urls", "apps.deployments.urls"]
+API_APPS = [
+    "apps.health.urls",
+    "apps.configs.urls",
+    "apps.deployments.urls",
+    "apps.events.urls",
+    "apps.webhooks.urls",
+    "apps.jobs.urls",
+    "apps.workflows.urls",
+]
 
 api_patterns = [path("", include(module)) for module in API_APPS]
 

@@ -49,3 +49,24 @@ def api_key_client(db):
         return _client_with({"HTTP_X_API_KEY": raw_key})
 
     return make
+
+
+@pytest.fixture
+def live_worker(transactional_db):
+    """A real Celery worker (in a thread) consuming every configured queue on the real broker.
+
+    Tests using it see committed rows only, hence `transactional_db`.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from codeai.celery import app
+
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ):
+        yield app
