@@ -5,7 +5,6 @@ DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis. README.md lis
 """
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -196,23 +195,6 @@ CODEAI_JWT_JWKS_URL = env_str("CODEAI_JWT_JWKS_URL")
 CODEAI_JWT_ISSUER = env_str("CODEAI_JWT_ISSUER") or None
 CODEAI_JWT_AUDIENCE = env_str("CODEAI_JWT_AUDIENCE") or None
 CODEAI_JWT_LEEWAY_SECONDS = env_int("CODEAI_JWT_LEEWAY_SECONDS", 0)
-
-SIMPLE_JWT = {
-    "ALGORITHM": CODEAI_JWT_ALGORITHM,
-    "SIGNING_KEY": CODEAI_JWT_SIGNING_KEY if CODEAI_JWT_ALGORITHM.startswith("HS") else "",
-    "VERIFYING_KEY": CODEAI_JWT_PUBLIC_KEY or None,
-    "JWK_URL": CODEAI_JWT_JWKS_URL or None,
-    "ISSUER": CODEAI_JWT_ISSUER,
-    "AUDIENCE": CODEAI_JWT_AUDIENCE,
-    "LEEWAY": CODEAI_JWT_LEEWAY_SECONDS,
-    "USER_ID_CLAIM": "sub",
-    "USER_ID_FIELD": "username",
-    "TOKEN_TYPE_CLAIM": None,
-    "JTI_CLAIM": None,
-    "AUTH_TOKEN_CLASSES": ("rest_framework_simplejwt.tokens.UntypedToken",),
-    "AUTH_HEADER_TYPES": ("Bearer",),
-    "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
-}
 
 # --- Celery -----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ def check_broker() -> str:
     from codeai.celery import app
 
     timeout = settings.CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS
-    with app.connection_for_write() as conn:
+    with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)
         transport = conn.transport_cls
     return f"Connected ({transport})"

@@ -1,10 +1,12 @@
 """Credentials: `Authorization: Bearer <JWT>` (stateless) or `X-API-Key: <key>`."""
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from django.conf import settings
 from rest_framework import authentication, exceptions
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
 ROLE_LEVELS = {"viewer": 1, "editor": 2, "admin": 3}
 ROLES = tuple(ROLE_LEVELS)
@@ -36,50 +38,69 @@ def effective_role(roles) -> str | None:
     return max(known, key=ROLE_LEVELS.__getitem__, default=None)
 
 
-class BearerJWTAuthentication(JWTStatelessUserAuthentication):
-    """Stateless JWT: no user row; the role comes from the `roles` claim."""
+@lru_cache(maxsize=8)
+def _token_backend(
+    algorithm: str,
+    signing_key: str,
+    public_key: str,
+    jwks_url: str,
+    issuer: str | None,
+    audience: str | None,
+    leeway: int,
+) -> TokenBackend:
+    return TokenBackend(
+        algorithm,
+        signing_key if algorithm.startswith("HS") else None,
+        public_key or None,
+        audience,
+        issuer,
+        jwks_url or None,
+        leeway,
+    )
 
-    www_authenticate_realm = "api"
+
+def jwt_decode(raw_token: str) -> dict:
+    """Verify signature, expiry and (when configured) issuer and audience; return the claims."""
+    backend = _token_backend(
+        settings.CODEAI_JWT_ALGORITHM,
+        settings.CODEAI_JWT_SIGNING_KEY,
+        settings.CODEAI_JWT_PUBLIC_KEY,
+        settings.CODEAI_JWT_JWKS_URL,
+        settings.CODEAI_JWT_ISSUER,
+        settings.CODEAI_JWT_AUDIENCE,
+        settings.CODEAI_JWT_LEEWAY_SECONDS,
+    )
+    try:
+        claims = backend.decode(raw_token, verify=True)
+    except TokenBackendExpiredToken:
+        raise exceptions.AuthenticationFailed("token has expired") from None
+    except (TokenBackendError, ValueError, TypeError):
+        raise exceptions.AuthenticationFailed("invalid token") from None
+    if "exp" not in claims or not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise exceptions.AuthenticationFailed("invalid token")
+    return claims
+
+
+class BearerJWTAuthentication(authentication.BaseAuthentication):
+    """Stateless JWT (simplejwt's TokenBackend): no user row; the role is the `roles` claim."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
         parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != "bearer":
-            if parts and parts[0].lower() == "bearer":
-                raise exceptions.AuthenticationFailed("invalid token")
+        if not parts or parts[0].lower() != "bearer":
             return None
-        try:
-            token = self.get_validated_token(parts[1].encode())
-        except exceptions.AuthenticationFailed as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ExpiredTokenError):
-                raise exceptions.AuthenticationFailed("token has expired") from None
-            raise exceptions.AuthenticationFailed("invalid token") from None
-        except TokenError:
-            raise exceptions.AuthenticationFailed("invalid token") from None
-        claims = dict(token.payload)
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
+        if len(parts) != 2:
             raise exceptions.AuthenticationFailed("invalid token")
+        claims = jwt_decode(parts[1])
         principal = Principal(
-            name=subject, role=effective_role(claims.get("roles")), kind="jwt", claims=claims
+            name=claims["sub"], role=effective_role(claims.get("roles")), kind="jwt", claims=claims
         )
-        return principal, token
+        return principal, parts[1]
 
-    def get_validated_token(self, raw_token: bytes):
-        from rest_framework_simplejwt.settings import api_settings
-
-        last_error: TokenError | None = None
-        for token_class in api_settings.AUTH_TOKEN_CLASSES:
-            try:
-                return token_class(raw_token)
-            except TokenError as exc:
-                last_error = exc
-        if isinstance(last_error, ExpiredTokenError):
-            raise exceptions.AuthenticationFailed("token has expired")
-        raise exceptions.AuthenticationFailed("invalid token")
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
