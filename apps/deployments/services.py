@@ -179,8 +179,10 @@ def execution_run(*, execution_id: str) -> Execution | None:
     except Exception as exc:  # a compiler/interpreter bug must not leave the row running
         logger.exception("execution crashed", extra={"execution": execution.id})
         return _execution_finish(execution, exit_code=1, output="", error=f"internal error: {exc}")
+    # The transcript is the printed output plus any runtime error line: the reference gives
+    # executions only `output`, so that is where a failure's reason must be readable.
     return _execution_finish(
-        execution, exit_code=result.exit_code, output=result.output, error=result.error or ""
+        execution, exit_code=result.exit_code, output=result.transcript, error=result.error or ""
     )
 
 
