@@ -5,11 +5,12 @@ DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis. README.md lis
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -173,6 +174,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "codeai.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 20,
+    "URL_FORMAT_OVERRIDE": None,  # `?format=` belongs to endpoints (configs/{id}/openapi)
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 
@@ -226,7 +228,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = CODEAI_QUEUES[0]
-CELERY_TASK_QUEUES = [Queue(name) for name in CODEAI_QUEUES]
+# One direct exchange per queue, routing key = queue name, so a message lands in exactly one queue.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CODEAI_QUEUES]
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -234,6 +237,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks; beat's DatabaseScheduler syncs these into django-celery-beat rows at start.
 CELERY_BEAT_SCHEDULE: dict = {
     # events/webhooks entries
+    "events-outbox-sweep": {"task": "events.outbox_sweep", "schedule": 15.0},
+    "webhooks-delivery-sweep": {"task": "webhooks.sweep", "schedule": 15.0},
+    "events-prune": {"task": "events.prune", "schedule": 86400.0},
+    "webhooks-prune": {"task": "webhooks.prune", "schedule": 86400.0},
     # jobs entries
 }
 
@@ -245,6 +252,14 @@ CODEAI_DSL_MAX_STEPS = env_int("CODEAI_DSL_MAX_STEPS", 1_000_000)
 CODEAI_DSL_TIMEOUT_SECONDS = env_int("CODEAI_DSL_TIMEOUT_SECONDS", 60)
 CODEAI_RETENTION_DAYS = env_int("CODEAI_RETENTION_DAYS", 90)
 CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS", 3)
+# Events and webhooks (docs/webhooks.md).
+CODEAI_EVENT_OUTBOX_DELAY_SECONDS = env_int("CODEAI_EVENT_OUTBOX_DELAY_SECONDS", 30)
+CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+CODEAI_WEBHOOK_RETRY_SCHEDULE = env_str(
+    "CODEAI_WEBHOOK_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h"
+)
+CODEAI_WEBHOOK_DISABLE_AFTER = env_int("CODEAI_WEBHOOK_DISABLE_AFTER", 10)
+CODEAI_WEBHOOK_TIMEOUT_SECONDS = env_int("CODEAI_WEBHOOK_TIMEOUT_SECONDS", 15)
 
 # --- Logging: one JSON object per line, with the request id -------------------------------------
 

@@ -58,6 +58,19 @@ def config_delete(*, config: Config) -> None:
         emit(type="config.deleted", source=SOURCE, data={"config_id": config_id})
 
 
+def config_openapi(*, config: Config) -> dict[str, Any]:
+    """The OpenAPI 3.0 document generated from the config's program; 409 when it is invalid."""
+    from apps.dsl.openapi import Config as OpenAPIConfig
+    from apps.dsl.openapi import Generator, OpenAPIGenerationError
+
+    if not config.is_valid:
+        raise Conflict("config is not valid", {"validation_errors": config.validation_errors or []})
+    try:
+        return Generator(OpenAPIConfig()).generate_from_source(config.content)
+    except OpenAPIGenerationError as exc:
+        raise Conflict("config is not valid", {"validation_errors": exc.errors}) from exc
+
+
 def config_validate(*, config: Config, content: str | None = None) -> dict[str, Any]:
     """Validate the given content, or the stored one; nothing is written."""
     report = dsl_compile(source=config.content if content is None else content)

@@ -8,4 +8,5 @@ urlpatterns = [
     api_path(
         r"configs/(?P<pk>[^/]+)/validate", views.ConfigValidateView.as_view(), "config-validate"
     ),
+    api_path(r"configs/(?P<pk>[^/]+)/openapi", views.ConfigOpenAPIView.as_view(), "config-openapi"),
 ]

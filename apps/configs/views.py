@@ -1,7 +1,11 @@
-from drf_spectacular.utils import extend_schema
+import yaml
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from codeai.api.exceptions import ValidationFailed
 from codeai.api.lookups import get_by_uuid_or_404
 from codeai.api.serializers import validated_body
 from codeai.api.views import ApiView
@@ -66,3 +70,22 @@ class ConfigValidateView(ApiView):
         config = _config(pk)
         body = validated_body(ConfigValidateSerializer, request.data)
         return Response(services.config_validate(config=config, content=body.get("content")))
+
+
+class ConfigOpenAPIView(ApiView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["json", "yaml"], description="default json")
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, pk: str):
+        config = _config(pk)
+        output = request.query_params.get("format", "json")
+        if output not in ("json", "yaml"):
+            raise ValidationFailed({"format": "must be one of: json yaml"})
+        document = services.config_openapi(config=config)
+        if output == "yaml":
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+            return HttpResponse(text, content_type="application/yaml; charset=utf-8")
+        return Response(document)

@@ -170,3 +170,52 @@ def test_viewer_cannot_create(viewer):
 def test_malformed_id_is_404(editor, path):
     assert editor.post(path).status_code in (404, 405)
     assert editor.get("/configs/nope").status_code == 404
+
+
+API_PROGRAM = """config { name: "orders" version: "2.1.0" }
+database postgres {
+  model Order {
+    id: uuid, primary, auto
+    total: decimal, required
+  }
+}
+endpoint GET "/orders/:id" { response Order status 200 }
+"""
+
+
+def test_openapi_returns_the_generated_document(editor):
+    created = _create(editor, content=API_PROGRAM).json()
+    response = editor.get(f"/configs/{created['id']}/openapi")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.0")
+    assert (document["info"]["title"], document["info"]["version"]) == ("orders", "2.1.0")
+    assert document["paths"]["/orders/{id}"]["get"]["operationId"] == "getOrdersById"
+    assert "Order" in document["components"]["schemas"]
+
+
+def test_openapi_as_yaml(editor):
+    import yaml
+
+    created = _create(editor, content=API_PROGRAM).json()
+    response = editor.get(f"/configs/{created['id']}/openapi?format=yaml")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/yaml")
+    assert yaml.safe_load(response.content)["info"]["title"] == "orders"
+
+
+def test_openapi_rejects_unknown_format(editor):
+    created = _create(editor, content=API_PROGRAM).json()
+    response = editor.get(f"/configs/{created['id']}/openapi?format=xml")
+    assert response.status_code == 400
+    assert response.json()["details"] == {"format": "must be one of: json yaml"}
+
+
+def test_openapi_of_an_invalid_config_is_409(editor):
+    created = _create(editor, content="x = 1").json()
+    response = editor.get(f"/configs/{created['id']}/openapi")
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": "config is not valid",
+        "details": {"validation_errors": ["1:1: ScopeError: undefined variable 'x'"]},
+    }
