@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import Deployment, Execution
 
 
@@ -23,6 +24,18 @@ class DeploymentAdmin(admin.ModelAdmin):
     search_fields = ("name", "id")
     readonly_fields = ("id", "created_at", "updated_at")
     inlines = [ExecutionInline]
+
+    def save_model(self, request, obj, form, change):
+        # Through the services: unique-name handling and events, as for API writes.
+        if change:
+            services.deployment_update(
+                deployment=obj, name=obj.name, config_id=obj.config_id, status=obj.status
+            )
+        else:
+            obj.pk = services.deployment_create(name=obj.name, config_id=obj.config_id).pk
+
+    def delete_model(self, request, obj):
+        services.deployment_delete(deployment=obj)
 
 
 @admin.register(Execution)

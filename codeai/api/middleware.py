@@ -25,23 +25,22 @@ class RequestIDMiddleware:
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _VALID_REQUEST_ID.match(supplied) else str(uuid.uuid4())
         request.request_id = request_id
-        token = request_id_var.set(request_id)
+        # Not reset on the way out: Django logs 5xx responses after the middleware chain returns,
+        # and those lines must carry the id too. The next request on this thread overwrites it.
+        request_id_var.set(request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request_id
-            logger.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
-            return response
-        finally:
-            request_id_var.reset(token)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
 
 
 class BodySizeLimitMiddleware:
