@@ -5,7 +5,6 @@ DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis. README.md lis
 """
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -186,6 +185,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["codeai.api.schema.canonical_paths"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": "http://localhost:8080", "description": "Development"}],
 }
 
 # --- Auth -------------------------------------------------------------------------------------

@@ -74,13 +74,16 @@ class DeploymentExecuteView(ApiView):
 class DeploymentExecutionListView(ApiView):
     serializer_class = ExecutionSerializer
 
+    def get_queryset(self):
+        return Execution.objects.all()
+
     @extend_schema(
         operation_id="deployments_executions_list", responses=ExecutionSerializer(many=True)
     )
     def get(self, request, pk: str):
         deployment = _deployment(pk)
         return self.list_response(
-            Execution.objects.filter(deployment_ref=deployment.id), ExecutionSerializer
+            self.get_queryset().filter(deployment_ref=deployment.id), ExecutionSerializer
         )
 
 
