@@ -36,8 +36,12 @@ run: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
 
 ## test: the whole suite (set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL and Redis).
+# Each run gets its own var/ (SQLite test database, filesystem broker), so a `make run` or
+# another test run on the same machine never consumes this run's messages.
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@vardir=$$(mktemp -d /tmp/codeai-test-XXXXXX); \
+	CODEAI_VAR_DIR=$$vardir $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	rm -rf $$vardir; exit $$status
 
 lint: install-dev
 	$(BIN)/ruff format --check .
