@@ -136,7 +136,7 @@ class Command(BaseCommand):
         sys.exit(1)
 
     def handle_parse(self, options: dict) -> None:
-        from apps.dsl.compiler import DslSyntaxError, parse, to_json
+        from apps.dsl.compiler import DslSyntaxError, parse, to_json, to_json_text
 
         path = options["file"]
         source = _read_source(path)
@@ -149,7 +149,7 @@ class Command(BaseCommand):
         if options["format"] == "text":
             self.stdout.write("\n".join(_tree_lines(tree)))
         else:
-            self.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False))
+            self.stdout.write(to_json_text(tree, indent=2))
 
     def handle_validate(self, options: dict) -> None:
         from apps.dsl.compiler import compile_source
