@@ -189,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["codeai.api.schema.canonical_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "codeai.api.schema.error_responses",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVERS": [{"url": "http://localhost:8080", "description": "Development"}],
 }
@@ -239,6 +243,28 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Jobs (docs/jobs.md). Durations in seconds.
+CODEAI_TASK_HANDLERS = env_str("CODEAI_TASK_HANDLERS")  # name=module.path:callable …
+CODEAI_JOB_DEFAULT_MAX_RETRIES = env_int("CODEAI_JOB_DEFAULT_MAX_RETRIES", 3)
+CODEAI_JOB_DEFAULT_TIMEOUT_SECONDS = env_int("CODEAI_JOB_DEFAULT_TIMEOUT_SECONDS", 30 * 60)
+# Kept below CODEAI_VISIBILITY_TIMEOUT_SECONDS so Redis never redelivers a running job.
+CODEAI_JOB_MAX_TIMEOUT_SECONDS = env_int("CODEAI_JOB_MAX_TIMEOUT_SECONDS", 5 * 3600)
+CODEAI_JOB_HARD_TIMEOUT_GRACE_SECONDS = env_int("CODEAI_JOB_HARD_TIMEOUT_GRACE_SECONDS", 10)
+CODEAI_JOB_RETRY_BASE_SECONDS = env_int("CODEAI_JOB_RETRY_BASE_SECONDS", 2)
+CODEAI_JOB_RETRY_MAX_SECONDS = env_int("CODEAI_JOB_RETRY_MAX_SECONDS", 600)
+CODEAI_JOB_HEARTBEAT_SECONDS = env_int("CODEAI_JOB_HEARTBEAT_SECONDS", 5)
+CODEAI_JOB_LOST_AFTER_SECONDS = env_int("CODEAI_JOB_LOST_AFTER_SECONDS", 30)
+CODEAI_JOB_SWEEP_SECONDS = env_int("CODEAI_JOB_SWEEP_SECONDS", 5)
+CODEAI_JOB_ETA_HORIZON_SECONDS = env_int("CODEAI_JOB_ETA_HORIZON_SECONDS", 600)
+CODEAI_JOB_REQUEUE_AFTER_SECONDS = env_int("CODEAI_JOB_REQUEUE_AFTER_SECONDS", 900)
+CODEAI_JOB_HTTP_ALLOW_PRIVATE_URLS = env_bool("CODEAI_JOB_HTTP_ALLOW_PRIVATE_URLS", DEBUG)
+CODEAI_SCHEDULER_HEARTBEAT_SECONDS = env_int("CODEAI_SCHEDULER_HEARTBEAT_SECONDS", 10)
+# The OpenAI-compatible Chat Completions provider (agent.run jobs; workflows use it too).
+CODEAI_LLM_BASE_URL = env_str("CODEAI_LLM_BASE_URL")
+CODEAI_LLM_API_KEY = env_str("CODEAI_LLM_API_KEY")
+CODEAI_LLM_TIMEOUT_SECONDS = env_int("CODEAI_LLM_TIMEOUT_SECONDS", 60)
+
 # Periodic tasks; beat's DatabaseScheduler syncs these into django-celery-beat rows at start.
 CELERY_BEAT_SCHEDULE: dict = {
     # events/webhooks entries
@@ -247,6 +273,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "events-prune": {"task": "events.prune", "schedule": 86400.0},
     "webhooks-prune": {"task": "webhooks.prune", "schedule": 86400.0},
     # jobs entries
+    "jobs-sweep": {"task": "jobs.sweep", "schedule": float(CODEAI_JOB_SWEEP_SECONDS)},
+    "jobs-scheduler-heartbeat": {
+        "task": "jobs.scheduler_heartbeat",
+        "schedule": float(CODEAI_SCHEDULER_HEARTBEAT_SECONDS),
+    },
+    "jobs-prune": {"task": "jobs.prune", "schedule": 86400.0},
 }
 
 # --- Product settings -------------------------------------------------------------------------

@@ -44,11 +44,12 @@ class LimitOffsetEnvelopePagination(BasePagination):
         )
 
     def get_paginated_response_schema(self, schema):
+        key = getattr(self, "list_key", "data")
         return {
             "type": "object",
-            "required": ["limit", "offset", "total"],
+            "required": [key, "limit", "offset", "total"],
             "properties": {
-                "data": schema,
+                key: schema,
                 "limit": {"type": "integer", "example": DEFAULT_LIMIT},
                 "offset": {"type": "integer", "example": 0},
                 "total": {"type": "integer", "example": 150},

@@ -39,3 +39,56 @@ def canonical_paths(endpoints, **kwargs):
             path = _TRAILING.sub("", path)
         result.append((path, path_regex, method, callback))
     return result
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "details"],
+    "properties": {
+        "error": {"type": "string", "example": "validation failed"},
+        "details": {
+            "type": "object",
+            "additionalProperties": True,
+            "example": {"name": "is required"},
+        },
+    },
+}
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid request (validation failed, invalid JSON body, bad query parameter)",
+    "401": "Authentication required, invalid token, or token has expired",
+    "403": "Insufficient permissions",
+    "404": "Not found",
+    "409": "Conflict with the resource's current state",
+    "413": "Request body too large",
+    "415": "Content-Type must be application/json",
+}
+
+
+def _error_response(code: str) -> dict:
+    return {
+        "description": _ERROR_DESCRIPTIONS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def error_responses(result, generator, request, public):
+    """Add the documented error responses every operation can give, in one place."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            codes = []
+            if operation.get("security") != [{}] and operation.get("security") != []:
+                codes += ["401", "403"]
+            if "{" in path:
+                codes.append("404")
+            if "requestBody" in operation or operation.get("parameters"):
+                codes.append("400")
+            if "requestBody" in operation:
+                codes += ["413", "415"]
+            for code in codes:
+                responses.setdefault(code, _error_response(code))
+    return result
