@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export PORT
 
-.PHONY: run test lint format install install-dev migrate bench bench-dsl clean
+.PHONY: run test lint format install install-dev migrate schema bench bench-dsl clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## schema: regenerate the committed OpenAPI document (a test keeps it current)
+schema: install
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 bench-dsl: install-dev
 	$(BIN)/python bench/dsl.py

@@ -194,6 +194,12 @@ SPECTACULAR_SETTINGS = {
         "codeai.api.schema.error_responses",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentStatusEnum": "apps.deployments.models.Deployment.Status",
+        "ExecutionStatusEnum": "apps.deployments.models.Execution.Status",
+        "JobStatusEnum": "apps.jobs.models.Job.Status",
+        "HealthStatusEnum": ["healthy", "unhealthy"],
+    },
     "SERVERS": [{"url": "http://localhost:8080", "description": "Development"}],
 }
 
@@ -243,6 +249,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every database connection before and after EVERY task unless
+# this is set: a new PostgreSQL connection per task. Workers instead close connections the way
+# Django's request cycle does (CONN_MAX_AGE, unusable after an error): apps/jobs/tasks.py.
+CELERY_DB_REUSE_MAX = 1_000_000
 
 # Jobs (docs/jobs.md). Durations in seconds.
 CODEAI_TASK_HANDLERS = env_str("CODEAI_TASK_HANDLERS")  # name=module.path:callable …
@@ -264,11 +274,30 @@ CODEAI_SCHEDULER_HEARTBEAT_SECONDS = env_int("CODEAI_SCHEDULER_HEARTBEAT_SECONDS
 CODEAI_LLM_BASE_URL = env_str("CODEAI_LLM_BASE_URL")
 CODEAI_LLM_API_KEY = env_str("CODEAI_LLM_API_KEY")
 CODEAI_LLM_TIMEOUT_SECONDS = env_int("CODEAI_LLM_TIMEOUT_SECONDS", 60)
+# Workflows (docs/workflows.md). Durations in seconds.
+CODEAI_LLM_MAX_RETRIES = env_int("CODEAI_LLM_MAX_RETRIES", 2)
+CODEAI_LLM_RETRY_AFTER_MAX_SECONDS = env_int("CODEAI_LLM_RETRY_AFTER_MAX_SECONDS", 30)
+CODEAI_WORKFLOW_QUEUE = env_str("CODEAI_WORKFLOW_QUEUE", CODEAI_QUEUES[0])
+CODEAI_WORKFLOW_STEP_TIMEOUT_SECONDS = env_int("CODEAI_WORKFLOW_STEP_TIMEOUT_SECONDS", 600)
+CODEAI_WORKFLOW_TEST_CASE_TIMEOUT_SECONDS = env_int("CODEAI_WORKFLOW_TEST_CASE_TIMEOUT_SECONDS", 30)
+# Kept below CODEAI_VISIBILITY_TIMEOUT_SECONDS so Redis never redelivers a running step.
+CODEAI_WORKFLOW_MAX_STEP_TIMEOUT_SECONDS = env_int(
+    "CODEAI_WORKFLOW_MAX_STEP_TIMEOUT_SECONDS", 5 * 3600
+)
+CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS = env_int(
+    "CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS", 10
+)
+CODEAI_WORKFLOW_CANCEL_POLL_SECONDS = float(env_str("CODEAI_WORKFLOW_CANCEL_POLL_SECONDS", "0.5"))
+CODEAI_WORKFLOW_RESEND_AFTER_SECONDS = env_int("CODEAI_WORKFLOW_RESEND_AFTER_SECONDS", 300)
+CODEAI_WORKFLOW_HTTP_ALLOW_PRIVATE_URLS = env_bool(
+    "CODEAI_WORKFLOW_HTTP_ALLOW_PRIVATE_URLS", env_bool("CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+)
 
 # Periodic tasks; beat's DatabaseScheduler syncs these into django-celery-beat rows at start.
 CELERY_BEAT_SCHEDULE: dict = {
     # events/webhooks entries
     "events-outbox-sweep": {"task": "events.outbox_sweep", "schedule": 15.0},
+    "events-count-roll-up": {"task": "events.count_roll_up", "schedule": 60.0},
     "webhooks-delivery-sweep": {"task": "webhooks.sweep", "schedule": 15.0},
     "events-prune": {"task": "events.prune", "schedule": 86400.0},
     "webhooks-prune": {"task": "webhooks.prune", "schedule": 86400.0},
@@ -279,6 +308,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(CODEAI_SCHEDULER_HEARTBEAT_SECONDS),
     },
     "jobs-prune": {"task": "jobs.prune", "schedule": 86400.0},
+    # workflows entries
+    "workflows-sweep": {"task": "workflows.sweep", "schedule": 15.0},
 }
 
 # --- Product settings -------------------------------------------------------------------------
@@ -289,6 +320,7 @@ CODEAI_DSL_MAX_STEPS = env_int("CODEAI_DSL_MAX_STEPS", 1_000_000)
 CODEAI_DSL_TIMEOUT_SECONDS = env_int("CODEAI_DSL_TIMEOUT_SECONDS", 60)
 CODEAI_RETENTION_DAYS = env_int("CODEAI_RETENTION_DAYS", 90)
 CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS", 3)
+CODEAI_METRICS_TOKEN = env_str("CODEAI_METRICS_TOKEN")  # empty: GET /metrics is disabled
 # Events and webhooks (docs/webhooks.md).
 CODEAI_EVENT_OUTBOX_DELAY_SECONDS = env_int("CODEAI_EVENT_OUTBOX_DELAY_SECONDS", 30)
 CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)

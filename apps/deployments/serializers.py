@@ -13,7 +13,7 @@ class DeploymentCreateSerializer(ApiSerializer):
 class DeploymentUpdateSerializer(ApiSerializer):
     name = StrictCharField(min_length=1, max_length=255, trim_whitespace=False, required=False)
     config_id = serializers.UUIDField(required=False, allow_null=True)
-    status = serializers.ChoiceField(choices=Deployment.Status.values, required=False)
+    status = serializers.ChoiceField(choices=Deployment.Status.choices, required=False)
 
 
 class DeploymentExecuteSerializer(ApiSerializer):
