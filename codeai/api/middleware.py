@@ -8,6 +8,8 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.health.metrics import record_request
+
 from .logging import request_id_var
 
 logger = logging.getLogger("codeai.request")
@@ -31,6 +33,13 @@ class RequestIDMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
+        match = getattr(request, "resolver_match", None)
+        record_request(
+            route=(match.view_name if match else None) or "unmatched",
+            method=request.method,
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
         logger.info(
             "request",
             extra={

@@ -30,11 +30,12 @@ def parse_page_params(query_params) -> tuple[int, int]:
 
 
 class LimitOffsetEnvelopePagination(BasePagination):
-    """`{"<list_key>": [...], "limit", "offset", "total"}`; the view's `list_key` names the list."""
+    """`{"<list_key>": [...], "limit", "offset", "total"}`; ApiView sets `list_key` per view."""
+
+    list_key = "data"
 
     def paginate_queryset(self, queryset, request, view=None):
         self.limit, self.offset = parse_page_params(request.query_params)
-        self.list_key = getattr(view, "list_key", "data")
         self.total = queryset.count()
         return list(queryset[self.offset : self.offset + self.limit])
 
@@ -44,7 +45,7 @@ class LimitOffsetEnvelopePagination(BasePagination):
         )
 
     def get_paginated_response_schema(self, schema):
-        key = getattr(self, "list_key", "data")
+        key = self.list_key
         return {
             "type": "object",
             "required": [key, "limit", "offset", "total"],

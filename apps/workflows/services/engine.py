@@ -1,0 +1,363 @@
+"""The run state machine: history, scheduling, advancing and closing runs.
+
+Every function here runs inside a transaction holding the run's lock (see `_run_locked`).
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.events.services import emit
+from codeai.api.durations import format_duration
+
+from ..models import WorkflowHistoryEvent, WorkflowRun, WorkflowStep
+from .output import _build_output, _duration_ms
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "workflow-engine"
+History = WorkflowHistoryEvent.Type
+RunStatus = WorkflowRun.Status
+StepStatus = WorkflowStep.Status
+IN_FLIGHT = (StepStatus.SCHEDULED, StepStatus.RUNNING)
+
+
+def api_status(status: str) -> str:
+    """The API's vocabulary has no `timed_out`: a timed-out run is `failed` (error says why)."""
+    return RunStatus.FAILED if status == RunStatus.TIMED_OUT else status
+
+
+# --- selectors -------------------------------------------------------------------------------
+
+
+# --- history and bookkeeping -----------------------------------------------------------------
+
+
+def _record(
+    run: WorkflowRun, event_type: str, *, at: datetime | None = None, **attributes: Any
+) -> None:
+    """Append one history event (written by `_flush_history`); the caller holds the run's lock."""
+    run.last_event_id += 1
+    pending = run.__dict__.setdefault("_pending_history", [])
+    pending.append(
+        WorkflowHistoryEvent(
+            run=run,
+            event_id=run.last_event_id,
+            event_type=event_type,
+            timestamp=at or timezone.now(),
+            attributes=attributes,
+        )
+    )
+
+
+def _record_started(run: WorkflowRun, step: WorkflowStep) -> None:
+    """The attempt's ActivityTaskStarted, written when the attempt ends (as Temporal does), with
+    the time it started: claiming a step then needs no lock on the run."""
+    if step.__dict__.get("_started_recorded") == step.attempts:
+        return
+    step.__dict__["_started_recorded"] = step.attempts
+    _record(
+        run,
+        History.ACTIVITY_TASK_STARTED,
+        at=step.attempt_started_at,
+        stepName=step.name,
+        attempt=step.attempts,
+    )
+
+
+def _flush_history(run: WorkflowRun) -> None:
+    pending = run.__dict__.pop("_pending_history", None)
+    if pending:
+        WorkflowHistoryEvent.objects.bulk_create(pending)
+        WorkflowRun.objects.filter(pk=run.pk).update(last_event_id=run.last_event_id)
+
+
+@contextmanager
+def _run_locked(run_id: str) -> Iterator[WorkflowRun | None]:
+    """A transaction holding the run's row lock; the history it recorded is written at the end."""
+    with transaction.atomic():
+        run = WorkflowRun.objects.select_for_update().filter(pk=run_id).order_by().first()
+        yield run
+        if run is not None:
+            _flush_history(run)
+
+
+def _steps(run: WorkflowRun) -> list[WorkflowStep]:
+    return list(WorkflowStep.objects.filter(run=run).order_by("index"))
+
+
+def duration_text(seconds: float | None) -> str | None:
+    """`1h30m` like the API's durations, or `300ms` for what is not whole seconds."""
+    if seconds is None:
+        return None
+    if seconds != int(seconds):
+        return f"{round(seconds * 1000)}ms"
+    return format_duration(seconds)
+
+
+def _summary(run: WorkflowRun) -> dict[str, Any]:
+    return {"workflowId": run.workflow_id, "runId": run.id, "workflowType": run.workflow_type}
+
+
+def _max_attempts(step: WorkflowStep) -> int:
+    return int(step.retry_policy.get("maximumAttempts") or 1)
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+
+def _enqueue(run_id: str, step_id: int, task_id: str, countdown: float, timeout: float) -> None:
+    from ..tasks import workflow_step_task
+
+    try:
+        workflow_step_task.apply_async(
+            args=[run_id, step_id],
+            task_id=task_id,
+            countdown=countdown or None,
+            queue=settings.CODEAI_WORKFLOW_QUEUE or None,
+            # Prefork workers enforce these; every pool also gets the engine's own deadline.
+            soft_time_limit=timeout + 1,
+            time_limit=timeout + settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS,
+        )
+    except Exception:  # the broker is down: the sweep re-sends scheduled steps that never start
+        logger.exception("workflow step not enqueued", extra={"run": run_id, "step": step_id})
+
+
+def _schedule(run: WorkflowRun, step: WorkflowStep, *, countdown: float = 0.0) -> None:
+    now = timezone.now()
+    step.status = StepStatus.SCHEDULED
+    step.task_id = str(uuid.uuid4())
+    step.scheduled_at = now
+    step.due_at = now + timedelta(seconds=countdown)
+    step.save(update_fields=["status", "task_id", "scheduled_at", "due_at"])
+    _record(
+        run,
+        History.ACTIVITY_TASK_SCHEDULED,
+        stepName=step.name,
+        stepIndex=step.index,
+        activityType=step.kind,
+        attempt=step.attempts + 1,
+        startToCloseTimeout=duration_text(step.timeout_seconds),
+        delayMs=int(countdown * 1000),
+    )
+    run_id, step_id, task_id, timeout = run.id, step.id, step.task_id, step.timeout_seconds
+    transaction.on_commit(lambda: _enqueue(run_id, step_id, task_id, countdown, timeout))
+
+
+def _condition_holds(condition: str, run_input: dict[str, Any]) -> bool:
+    """`if "flag"`, `if "input.a.b"`, `if "!flag"`: a dotted path into the run's input."""
+    text = condition.strip()
+    negate = text.startswith("!")
+    value: Any = run_input
+    for part in text.lstrip("!").strip().removeprefix("input.").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return not value if negate else bool(value)
+
+
+def _advance(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
+    """Schedule the next group when nothing is in flight; close the run when all is done."""
+    while True:
+        open_steps = [step for step in steps if not step.is_final]
+        if not open_steps:
+            _run_complete(run, steps)
+            return
+        if any(step.status in IN_FLIGHT for step in open_steps):
+            return
+        group = min(step.group for step in open_steps)
+        scheduled = False
+        for step in open_steps:
+            if step.group != group:
+                continue
+            condition = step.input.get("condition")
+            if condition and not _condition_holds(condition, run.input):
+                step.status = StepStatus.SKIPPED
+                step.error = f"condition {condition!r} is false"
+                step.save(update_fields=["status", "error"])
+                continue
+            _schedule(run, step)
+            scheduled = True
+        if scheduled:
+            return
+
+
+# --- closing a run -----------------------------------------------------------------------------
+
+
+def _revoke(task_ids: list[str]) -> None:
+    if not task_ids:
+        return
+    from codeai.celery import app
+
+    try:
+        app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
+    except Exception:  # the steps check the run row anyway; revoking only stops them sooner
+        logger.warning("could not revoke workflow steps", extra={"tasks": task_ids})
+
+
+def _close_open_steps(run: WorkflowRun, steps: list[WorkflowStep], reason: str) -> None:
+    """Skip pending steps, cancel scheduled and running ones (those are revoked after commit)."""
+    now = timezone.now()
+    running: list[str] = []
+    for step in steps:
+        if step.is_final:
+            continue
+        if step.status == StepStatus.RUNNING:
+            running.append(step.task_id)
+            _record_started(run, step)
+            _record(run, History.ACTIVITY_TASK_CANCELED, stepName=step.name, attempt=step.attempts)
+        step.status = (
+            StepStatus.SKIPPED if step.status == StepStatus.PENDING else StepStatus.CANCELED
+        )
+        step.error = reason
+        if step.started_at is not None:
+            step.completed_at = now
+        step.save(update_fields=["status", "error", "completed_at"])
+    if running:
+        transaction.on_commit(lambda: _revoke(running))
+
+
+def _run_close(
+    run: WorkflowRun,
+    steps: list[WorkflowStep],
+    *,
+    status: str,
+    error: str,
+    event_type: str,
+    attributes: dict[str, Any],
+) -> None:
+    _close_open_steps(run, steps, error or status)
+    run.status = status
+    run.error = error
+    run.completed_at = timezone.now()
+    run.output = _build_output(run, steps)
+    run.save(update_fields=["status", "error", "completed_at", "output"])
+    _record(run, event_type, **attributes)
+
+
+def _run_complete(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
+    _run_close(
+        run,
+        steps,
+        status=RunStatus.COMPLETED,
+        error="",
+        event_type=History.WORKFLOW_EXECUTION_COMPLETED,
+        attributes={},
+    )
+    duration = _duration_ms(run.started_at, run.completed_at)
+    emit(
+        type="workflow.completed",
+        source=SOURCE,
+        data={**_summary(run), "durationMs": duration},
+        metadata=run.metadata,
+    )
+    if run.kind == WorkflowRun.Kind.TEST_SUITE:
+        output = run.output
+        emit(
+            type="test.suite.completed",
+            source=SOURCE,
+            data={
+                **_summary(run),
+                **{k: output[k] for k in ("name", "total", "passed", "failed", "skipped")},
+                "durationMs": output["durationMs"],
+            },
+            metadata=run.metadata,
+        )
+
+
+def _run_fail(
+    run: WorkflowRun, steps: list[WorkflowStep], *, error: str, timed_out: bool, **attributes: Any
+) -> None:
+    _run_close(
+        run,
+        steps,
+        status=RunStatus.TIMED_OUT if timed_out else RunStatus.FAILED,
+        error=error,
+        event_type=(
+            History.WORKFLOW_EXECUTION_TIMED_OUT if timed_out else History.WORKFLOW_EXECUTION_FAILED
+        ),
+        attributes={"error": error, **attributes},
+    )
+    emit(
+        type="workflow.failed",
+        source=SOURCE,
+        data={**_summary(run), "error": error, "timedOut": timed_out},
+        metadata=run.metadata,
+    )
+
+
+def _run_time_out(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
+    limit = duration_text(run.timeout_seconds)
+    _run_fail(
+        run, steps, error=f"workflow timed out after {limit}", timed_out=True, cause="workflow"
+    )
+
+
+# --- step outcomes shared by the step runner and the sweep ----------------------------------
+
+
+def _lost_attempt(run: WorkflowRun, step: WorkflowStep, steps: list[WorkflowStep]) -> bool:
+    """The attempt's worker died (redelivered message or expired lease). True if retried now."""
+    error = f"worker lost during attempt {step.attempts}"
+    _record_started(run, step)
+    # A lost worker is retried even under a one-attempt policy, once.
+    retrying = step.attempts < max(_max_attempts(step), 2)
+    _record(
+        run,
+        History.ACTIVITY_TASK_FAILED,
+        stepName=step.name,
+        attempt=step.attempts,
+        error=error,
+        retrying=retrying,
+    )
+    if retrying:
+        return True
+    _step_give_up(run, step, steps, error=error, status=StepStatus.FAILED)
+    return False
+
+
+def _agent_executed(run: WorkflowRun, step: WorkflowStep) -> None:
+    output = step.output or {}
+    emit(
+        type="agent.executed",
+        source=SOURCE,
+        data={
+            **_summary(run),
+            "agentName": step.name,
+            "agentType": step.input.get("agentType") or "llm",
+            "model": output.get("model") or step.input.get("model"),
+            "status": step.status,
+            "attempts": step.attempts,
+            "durationMs": _duration_ms(step.started_at, step.completed_at),
+            "tokens": output.get("tokens"),
+            "error": step.error or None,
+        },
+        metadata=run.metadata,
+    )
+
+
+def _step_give_up(
+    run: WorkflowRun, step: WorkflowStep, steps: list[WorkflowStep], *, error: str, status: str
+) -> None:
+    """A step failed for good: the run fails (test cases only record their verdict)."""
+    step.status = status
+    step.error = error
+    step.completed_at = timezone.now()
+    step.save(update_fields=["status", "error", "completed_at"])
+    if step.kind == WorkflowStep.Kind.AGENT:
+        _agent_executed(run, step)
+    timed_out = status == StepStatus.TIMED_OUT
+    _run_fail(
+        run,
+        steps,
+        error=f'step "{step.name}" {"timed out" if timed_out else "failed"}: {error}',
+        timed_out=timed_out,
+        cause="step",
+        stepName=step.name,
+    )

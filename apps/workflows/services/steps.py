@@ -1,0 +1,378 @@
+"""Running one step: claim it, run its activity, apply the result once, advance the run."""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from .. import activities
+from ..definitions import retry_delay
+from ..models import WorkflowRun, WorkflowStep
+from .engine import (
+    History,
+    StepStatus,
+    _advance,
+    _agent_executed,
+    _lost_attempt,
+    _max_attempts,
+    _record,
+    _record_started,
+    _run_locked,
+    _run_time_out,
+    _schedule,
+    _step_give_up,
+    _steps,
+    duration_text,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Claim:
+    run_id: str
+    step_id: int
+    task_id: str
+    attempt: int
+    kind: str
+    spec: dict[str, Any]
+    run_input: dict[str, Any]
+    timeout_seconds: float
+    deadline: float  # time.monotonic()
+    run_deadline_binds: bool
+
+
+@dataclass
+class _Outcome:
+    kind: str  # completed | failed | timed_out | abandoned
+    output: dict[str, Any] | None = None
+    failure: activities.StepFailure | None = None
+
+
+def _render_context(run: WorkflowRun, steps: list[WorkflowStep], step: WorkflowStep) -> dict:
+    done = {
+        other.name: {"output": (other.output or {}).get("output")}
+        for other in steps
+        if other.status == StepStatus.COMPLETED
+    }
+    previous = [other for other in steps if other.group < step.group and other.output]
+    return {
+        "input": run.input,
+        "agents": done,
+        "steps": done,
+        "previous": {"output": (previous[-1].output or {}).get("output") if previous else None},
+    }
+
+
+def _start_attempt(
+    run: WorkflowRun, step: WorkflowStep, task_id: str, now: datetime
+) -> tuple[datetime, bool]:
+    """Set the step's fields for a new attempt; (its deadline, whether the run's deadline binds)."""
+    step.status = StepStatus.RUNNING
+    step.attempts += 1
+    step.task_id = task_id
+    step.started_at = step.started_at or now
+    step.attempt_started_at = now
+    step_deadline = now + timedelta(seconds=step.timeout_seconds)
+    binds = run.deadline is not None and run.deadline < step_deadline
+    deadline = run.deadline if binds else step_deadline
+    # The lease: past it (plus the hard time limit's grace) the sweep treats the worker as lost.
+    step.due_at = deadline + timedelta(seconds=settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS)
+    return deadline, binds
+
+
+_CLAIM_FIELDS = ["status", "attempts", "task_id", "started_at", "attempt_started_at", "due_at"]
+
+
+def _claim_result(
+    run: WorkflowRun, step: WorkflowStep, deadline: datetime, binds: bool, now: datetime
+) -> _Claim:
+    spec = dict(step.input)
+    prompt = spec.get("prompt")
+    if step.kind == WorkflowStep.Kind.AGENT and isinstance(prompt, str) and "{{" in prompt:
+        spec["prompt"] = activities.render_placeholders(
+            prompt, _render_context(run, _steps(run), step)
+        )
+    return _Claim(
+        run_id=run.id,
+        step_id=step.pk,
+        task_id=step.task_id,
+        attempt=step.attempts,
+        kind=step.kind,
+        spec=spec,
+        run_input=run.input,
+        timeout_seconds=step.timeout_seconds,
+        deadline=time.monotonic() + (deadline - now).total_seconds(),
+        run_deadline_binds=binds,
+    )
+
+
+_SLOW_PATH = object()
+
+
+def _claim_scheduled(run_id: str, step_id: int, task_id: str) -> Any:
+    """The common case without locking the run: one conditional UPDATE moves the step from
+    `scheduled` to `running`. Anything else (a redelivery, a passed deadline, a lost race) takes
+    the locked path."""
+    now = timezone.now()
+    # order_by(): Meta.ordering would sort on the joined run's columns for nothing.
+    step = (
+        WorkflowStep.objects.select_related("run")
+        .filter(pk=step_id, run_id=run_id)
+        .order_by()
+        .first()
+    )
+    if step is None or not step.run.is_open:
+        return None
+    run = step.run
+    if run.deadline is not None and now >= run.deadline:
+        return _SLOW_PATH
+    if step.is_final or step.status == StepStatus.PENDING:
+        return None
+    if step.status != StepStatus.SCHEDULED:
+        return _SLOW_PATH
+    expected = {"status": step.status, "task_id": step.task_id, "attempts": step.attempts}
+    deadline, binds = _start_attempt(run, step, task_id, now)
+    # Closing a run closes its scheduled steps in the same transaction, so a step still
+    # `scheduled` with the same message and attempt belongs to an open run.
+    claimed = WorkflowStep.objects.filter(pk=step.pk, **expected).update(
+        **{name: getattr(step, name) for name in _CLAIM_FIELDS}
+    )
+    if not claimed:
+        return _SLOW_PATH
+    return _claim_result(run, step, deadline, binds, now)
+
+
+def _claim(run_id: str, step_id: int, task_id: str) -> _Claim | None:
+    fast = _claim_scheduled(run_id, step_id, task_id)
+    if fast is not _SLOW_PATH:
+        return fast
+    with _run_locked(run_id) as run:
+        if run is None or not run.is_open:
+            return None
+        steps = _steps(run)
+        step = next((s for s in steps if s.pk == step_id), None)
+        if step is None or step.is_final or step.status == StepStatus.PENDING:
+            return None
+        if step.status == StepStatus.RUNNING and step.task_id != task_id:
+            return None  # a duplicate message; the attempt that claimed the step owns it
+        now = timezone.now()
+        if run.deadline is not None and now >= run.deadline:
+            _run_time_out(run, steps)
+            return None
+        if step.status == StepStatus.RUNNING and not _lost_attempt(run, step, steps):
+            return None
+        deadline, binds = _start_attempt(run, step, task_id, now)
+        step.save(update_fields=_CLAIM_FIELDS)
+        return _claim_result(run, step, deadline, binds, now)
+
+
+def _perform(claim: _Claim) -> dict[str, Any]:
+    if claim.kind == WorkflowStep.Kind.AGENT and "agentName" in claim.spec:
+        return activities.run_agent(claim.spec, deadline=claim.deadline)
+    if claim.kind == WorkflowStep.Kind.TEST:
+        return activities.run_test_case(claim.spec, deadline=claim.deadline)
+    return activities.run_declared_step(claim.spec, claim.run_input, deadline=claim.deadline)
+
+
+def _run_is_open(run_id: str) -> bool:
+    status = WorkflowRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    return status in WorkflowRun.OPEN_STATUSES
+
+
+def _execute(claim: _Claim) -> _Outcome:
+    """Run the activity in a helper thread; stop waiting on cancel (polled) or the deadline.
+
+    Any pool can interrupt a wait, not a thread: an abandoned activity finishes its current call
+    in the background (each call is bounded by the deadline) and its result is discarded.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["output"] = _perform(claim)
+        except activities.StepFailure as exc:
+            box["failure"] = exc
+        except activities.StepTimedOut:
+            box["timed_out"] = True
+        except Exception as exc:
+            logger.exception("workflow step crashed", extra={"run": claim.run_id})
+            box["failure"] = activities.StepFailure(
+                f"internal error: {type(exc).__name__}: {exc}", retryable=False
+            )
+
+    worker = threading.Thread(target=target, daemon=True, name=f"workflow-step-{claim.step_id}")
+    worker.start()
+    poll = float(settings.CODEAI_WORKFLOW_CANCEL_POLL_SECONDS)
+    try:
+        while True:
+            remaining = claim.deadline - time.monotonic()
+            worker.join(timeout=max(0.0, min(poll, remaining)))
+            if not worker.is_alive():
+                break
+            if time.monotonic() >= claim.deadline:
+                return _Outcome("timed_out")
+            if not _run_is_open(claim.run_id):
+                return _Outcome("abandoned")
+    except SoftTimeLimitExceeded:
+        return _Outcome("timed_out")
+    if "output" in box:
+        return _Outcome("completed", output=box["output"])
+    if "failure" in box:
+        return _Outcome("failed", failure=box["failure"])
+    return _Outcome("timed_out")
+
+
+def _retry_or_give_up(
+    run: WorkflowRun,
+    step: WorkflowStep,
+    steps: list[WorkflowStep],
+    *,
+    error: str,
+    retryable: bool,
+    retry_after: float | None,
+    timed_out: bool,
+) -> None:
+    can_retry = retryable and step.attempts < _max_attempts(step)
+    delay = 0.0
+    if can_retry:
+        delay = max(retry_delay(step.retry_policy, attempt=step.attempts), retry_after or 0.0)
+        if run.deadline is not None and timezone.now() + timedelta(seconds=delay) >= run.deadline:
+            can_retry = False
+    event = History.ACTIVITY_TASK_TIMED_OUT if timed_out else History.ACTIVITY_TASK_FAILED
+    _record(
+        run,
+        event,
+        stepName=step.name,
+        attempt=step.attempts,
+        error=error,
+        retrying=can_retry,
+        **({"nextAttemptInMs": int(delay * 1000)} if can_retry else {}),
+    )
+    if can_retry:
+        step.error = error
+        step.save(update_fields=["error"])
+        _schedule(run, step, countdown=delay)
+        return
+    status = StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED
+    _step_give_up(run, step, steps, error=error, status=status)
+
+
+def _case_verdict(
+    run: WorkflowRun, step: WorkflowStep, steps: list[WorkflowStep], verdict: dict[str, Any]
+) -> None:
+    """A test case ran: record its verdict; stopOnFailure skips the cases not yet started."""
+    step.output = verdict
+    step.status = StepStatus.COMPLETED if verdict["status"] == "passed" else StepStatus.FAILED
+    step.error = verdict.get("reason") or ""
+    step.completed_at = timezone.now()
+    step.save(update_fields=["output", "status", "error", "completed_at"])
+    if verdict["status"] == "passed":
+        _record(
+            run,
+            History.ACTIVITY_TASK_COMPLETED,
+            stepName=step.name,
+            attempt=step.attempts,
+            result=verdict,
+        )
+        return
+    _record(
+        run,
+        History.ACTIVITY_TASK_FAILED,
+        stepName=step.name,
+        attempt=step.attempts,
+        error=step.error,
+        retrying=False,
+    )
+    if run.definition.get("stopOnFailure"):
+        for other in steps:
+            if other.status in (StepStatus.PENDING, StepStatus.SCHEDULED):
+                other.status = StepStatus.SKIPPED
+                other.error = f'skipped: stopOnFailure after "{step.name}" failed'
+                other.save(update_fields=["status", "error"])
+
+
+def _finish(claim: _Claim, outcome: _Outcome) -> None:
+    with _run_locked(claim.run_id) as run:
+        if run is None or not run.is_open:
+            return
+        steps = _steps(run)
+        step = next((s for s in steps if s.pk == claim.step_id), None)
+        if (
+            step is None
+            or step.status != StepStatus.RUNNING
+            or step.task_id != claim.task_id
+            or step.attempts != claim.attempt
+        ):
+            return  # someone else owns the step now; this result is never applied
+        _record_started(run, step)
+        if outcome.kind == "timed_out" and claim.run_deadline_binds:
+            _run_time_out(run, steps)
+            return
+        if step.kind == WorkflowStep.Kind.TEST:
+            if outcome.kind == "completed":
+                verdict = outcome.output
+            elif outcome.kind == "timed_out":
+                verdict = {
+                    "status": "failed",
+                    "reason": f"timed out after {duration_text(step.timeout_seconds)}",
+                }
+            else:
+                verdict = {"status": "failed", "reason": outcome.failure.message}
+            _case_verdict(run, step, steps, verdict)
+        elif outcome.kind == "completed":
+            step.status = StepStatus.COMPLETED
+            step.output = outcome.output
+            step.error = ""
+            step.completed_at = timezone.now()
+            step.save(update_fields=["status", "output", "error", "completed_at"])
+            _record(
+                run,
+                History.ACTIVITY_TASK_COMPLETED,
+                stepName=step.name,
+                attempt=step.attempts,
+                result=outcome.output,
+            )
+        elif outcome.kind == "timed_out":
+            _retry_or_give_up(
+                run,
+                step,
+                steps,
+                error=f"timed out after {duration_text(step.timeout_seconds)}",
+                retryable=True,
+                retry_after=None,
+                timed_out=True,
+            )
+        else:
+            failure = outcome.failure
+            _retry_or_give_up(
+                run,
+                step,
+                steps,
+                error=failure.message,
+                retryable=failure.retryable,
+                retry_after=failure.retry_after,
+                timed_out=False,
+            )
+        if run.is_open:
+            _advance(run, steps)
+        if outcome.kind == "completed" and step.kind == WorkflowStep.Kind.AGENT:
+            # After scheduling the next step: its message is published first on commit.
+            _agent_executed(run, step)
+
+
+def workflow_step_run(*, run_id: str, step_id: int, task_id: str) -> None:
+    """Claim the step, run its activity, apply the result once, advance the run."""
+    claim = _claim(run_id, step_id, task_id)
+    if claim is None:
+        return
+    outcome = _execute(claim)
+    if outcome.kind == "abandoned":
+        return  # the run was closed (canceled) while the step ran; its steps are closed already
+    _finish(claim, outcome)
