@@ -78,6 +78,9 @@ def deployment_delete(*, deployment: Deployment) -> None:
         if locked.executions.filter(status__in=Execution.OPEN_STATUSES).exists():
             raise Conflict("deployment has a running execution", {"deployment_id": str(locked.id)})
         data = _summary(locked)
+        from apps.jobs.services import jobs_remove_for_owner
+
+        jobs_remove_for_owner(owner=deployment_job_owner(locked.id))
         locked.delete()
         emit(type="deployment.deleted", source=SOURCE, data=data)
 
@@ -181,9 +184,47 @@ def execution_run(*, execution_id: str) -> Execution | None:
         return _execution_finish(execution, exit_code=1, output="", error=f"internal error: {exc}")
     # The transcript is the printed output plus any runtime error line: the reference gives
     # executions only `output`, so that is where a failure's reason must be readable.
-    return _execution_finish(
-        execution, exit_code=result.exit_code, output=result.transcript, error=result.error or ""
-    )
+    output, error, exit_code = result.transcript, result.error or "", result.exit_code
+    if exit_code == 0:
+        try:
+            _register_declared_jobs(execution, deployment[0], result.jobs)
+        except ValidationFailed as exc:
+            problems = "; ".join(f"{key}: {value}" for key, value in exc.details.items())
+            error = f"declared jobs were not registered: {problems}"
+            output, exit_code = f"{output}\n{error}" if output else error, 1
+    return _execution_finish(execution, exit_code=exit_code, output=output, error=error)
+
+
+def deployment_job_owner(deployment_id) -> str:
+    return f"deployment:{deployment_id}"
+
+
+def _register_declared_jobs(execution: Execution, deployment: Deployment, jobs: list) -> None:
+    """`job` blocks with a schedule become the deployment's recurring jobs, replacing the last set.
+
+    A job without a schedule has nothing to fire it and is not registered. The job's `task`
+    names the handler (`echo`, `http.request`, `cleanup`, …); `retry { max_attempts N }`
+    becomes N - 1 retries.
+    """
+    from apps.jobs.services import jobs_replace_recurring_for_owner
+
+    recurring = []
+    for job in jobs:
+        if not job.get("schedule"):
+            continue
+        retry = job.get("retry") or {}
+        item = {
+            "cron_spec": job["schedule"],
+            "task_type": job["task"],
+            "payload": {"deployment_id": str(deployment.id), "job": job["name"]},
+            "metadata": {"deployment": deployment.name, "job": job["name"]},
+        }
+        if job.get("queue"):
+            item["queue"] = job["queue"]
+        if retry.get("max_attempts"):
+            item["max_retries"] = max(0, int(retry["max_attempts"]) - 1)
+        recurring.append(item)
+    jobs_replace_recurring_for_owner(owner=deployment_job_owner(deployment.id), recurring=recurring)
 
 
 def _execution_finish(execution: Execution, *, exit_code: int, output: str, error: str):

@@ -74,3 +74,51 @@ def test_infinite_recursion_is_stopped(editor, deploy):
     finished = _wait_finished(editor, execution["id"])
     assert finished["status"] == "failed"
     assert "maximum call depth exceeded" in finished["output"]
+
+
+JOB_PROGRAM = """print("deploying")
+job nightly_cleanup {
+  schedule "0 2 * * *"
+  task "echo"
+  queue "low"
+  retry { max_attempts 3 }
+}
+"""
+
+
+def test_declared_jobs_become_recurring_jobs_of_the_deployment(editor, deploy):
+    deployment_id = deploy(JOB_PROGRAM)
+    execution = editor.post(f"/deployments/{deployment_id}/execute").json()
+    finished = _wait_finished(editor, execution["id"])
+    assert (finished["status"], finished["output"], finished["exit_code"]) == (
+        "completed",
+        "deploying",
+        0,
+    )
+    jobs = editor.get("/jobs?status=scheduled").json()["jobs"]
+    [job] = [j for j in jobs if j["cron_spec"] == "0 2 * * *"]
+    assert (job["task_type"], job["queue"], job["max_retries"]) == ("echo", "low", 2)
+
+
+def test_executing_again_replaces_the_declared_jobs(editor, deploy):
+    deployment_id = deploy(JOB_PROGRAM)
+    for _ in range(2):
+        execution = editor.post(f"/deployments/{deployment_id}/execute").json()
+        _wait_finished(editor, execution["id"])
+    assert editor.get("/jobs?status=scheduled").json()["total"] == 1
+
+
+def test_deleting_the_deployment_cancels_its_jobs(editor, deploy):
+    deployment_id = deploy(JOB_PROGRAM)
+    execution = editor.post(f"/deployments/{deployment_id}/execute").json()
+    _wait_finished(editor, execution["id"])
+    assert editor.delete(f"/deployments/{deployment_id}").status_code == 204
+    assert editor.get("/jobs?status=scheduled").json()["total"] == 0
+
+
+def test_a_declared_job_with_an_unknown_task_fails_the_execution(editor, deploy):
+    deployment_id = deploy('job j {\n  schedule "0 2 * * *"\n  task "no.such.task"\n}\n')
+    execution = editor.post(f"/deployments/{deployment_id}/execute").json()
+    finished = _wait_finished(editor, execution["id"])
+    assert finished["status"] == "failed"
+    assert "declared jobs were not registered" in finished["output"]
