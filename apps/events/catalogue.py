@@ -38,7 +38,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("config.updated", "Config was updated", "config"),
     EventType("config.deleted", "Config was deleted", "config"),
     EventType(
-        "webhook.disabled", "Webhook was disabled after repeated delivery failures", "webhook"
+        "webhook.disabled",
+        "Webhook was disabled after repeated delivery failures or a 410 Gone answer",
+        "webhook",
     ),
     EventType("webhook.test", "Test event sent to verify a webhook", "webhook"),
 )

@@ -1,15 +1,25 @@
-"""The one way to record an event: emit()."""
+"""Events: emit() (the one way to record one), the outbox fan-out and sweep, stats, retention."""
 
 import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from .catalogue import EVENT_TYPE_NAMES
-from .models import Event
+from .models import Event, EventCount, EventCountWatermark
 
 logger = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+# Clock skew between app servers and the database, and commit latency.
+COUNT_SETTLE = timedelta(minutes=2)
+# A transaction open longer than this (a forgotten psql session) no longer holds counting back.
+COUNT_MAX_WAIT = timedelta(hours=1)
 
 
 def emit(
@@ -40,8 +50,184 @@ def _enqueue_dispatch(event_id: str) -> None:
         )
 
 
-def event_fan_out(*, event_id: str) -> None:
-    """Mark the event dispatched; idempotent, so a redelivered message does nothing new."""
-    Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now()
+def event_fan_out(*, event_id: str) -> list[str]:
+    """Create the event's webhook deliveries and mark it dispatched; queue them after commit.
+
+    Idempotent: the event row is locked and an already dispatched event is left alone, and
+    deliveries are unique per (webhook, event), so a redelivered message creates nothing new.
+    Returns the ids of the deliveries it queued.
+    """
+    from apps.webhooks.services import delivery_create_for_event, delivery_enqueue
+
+    with transaction.atomic():
+        event = (
+            Event.objects.select_for_update()
+            .filter(pk=event_id, dispatched_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return []
+        delivery_ids = delivery_create_for_event(event=event)
+        Event.objects.filter(pk=event.pk).update(dispatched_at=timezone.now())
+
+        def enqueue() -> None:
+            for delivery_id in delivery_ids:
+                delivery_enqueue(delivery_id=delivery_id)
+
+        transaction.on_commit(enqueue)
+    return delivery_ids
+
+
+def event_dispatch_pending(*, older_than: timedelta, limit: int = 500) -> int:
+    """The outbox sweep: fan out events still undispatched `older_than` after they happened."""
+    cutoff = timezone.now() - older_than
+    event_ids = list(
+        Event.objects.filter(dispatched_at__isnull=True, timestamp__lte=cutoff)
+        .order_by("timestamp")
+        .values_list("id", flat=True)[:limit]
     )
+    for event_id in event_ids:
+        event_fan_out(event_id=event_id)
+    if event_ids:
+        logger.info("outbox sweep dispatched events", extra={"count": len(event_ids)})
+    return len(event_ids)
+
+
+def event_prune(*, before: datetime, batch_size: int = 5000) -> int:
+    """Delete events of the hours before `before` (retention), in batches, with their counts.
+
+    The cutoff is rounded down to the hour so that the hourly counts stay exact.
+    """
+    cutoff = _hour_floor(before)
+    EventCount.objects.filter(bucket__lt=cutoff).delete()
+    deleted = 0
+    while True:
+        ids = list(
+            Event.objects.filter(timestamp__lt=cutoff)
+            .order_by()
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(pk__in=ids).delete()[0]
+
+
+# --- Stats: hourly counts for whole hours, live counts for the rest ------------------------------
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _hour_ceil(moment: datetime) -> datetime:
+    floor = _hour_floor(moment)
+    return floor if floor == moment else floor + HOUR
+
+
+def _oldest_open_transaction_start() -> datetime | None:
+    """PostgreSQL: when the oldest other open transaction began (it may still emit events)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def _countable_until(now: datetime) -> datetime:
+    """Hours before this can no longer receive events: no open transaction can still commit one.
+
+    emit() stamps events with the time of the call, inside the caller's transaction, so an
+    event of hour H can only appear later if its transaction began before H ended.
+    """
+    limit = now - COUNT_SETTLE
+    oldest = _oldest_open_transaction_start()
+    if oldest is not None and now - oldest < COUNT_MAX_WAIT:
+        limit = min(limit, oldest - COUNT_SETTLE)
+    return _hour_floor(limit)
+
+
+def event_counts_roll_up(*, max_span: timedelta = timedelta(days=7)) -> int:
+    """Add the hourly counts of closed hours after the watermark; returns how many hours."""
+    with transaction.atomic():
+        watermark, _ = EventCountWatermark.objects.select_for_update().get_or_create(id=1)
+        start = watermark.counted_until
+        if start is None:
+            first = Event.objects.order_by("timestamp").values_list("timestamp", flat=True)
+            start = _hour_floor(first[0]) if first else None
+        end = _countable_until(timezone.now())
+        if start is None:
+            start = end
+        end = min(end, start + max_span)
+        if end > start:
+            rows = (
+                Event.objects.filter(timestamp__gte=start, timestamp__lt=end)
+                .annotate(bucket=TruncHour("timestamp"))
+                .order_by()
+                .values_list("bucket", "type", "source")
+                .annotate(count=Count("pk"))
+            )
+            EventCount.objects.bulk_create(
+                [EventCount(bucket=b, type=t, source=s, count=n) for b, t, s, n in rows],
+                batch_size=2000,
+            )
+        if watermark.counted_until != max(start, end):
+            watermark.counted_until = max(start, end)
+            watermark.save(update_fields=["counted_until"])
+    return max(0, int((end - start) / HOUR))
+
+
+def _filtered(queryset: QuerySet, type: str | None, source: str | None) -> QuerySet:
+    if type:
+        queryset = queryset.filter(type=type)
+    if source:
+        queryset = queryset.filter(source=source)
+    return queryset
+
+
+def event_stats(
+    *,
+    type: str | None = None,
+    source: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> dict[str, Any]:
+    """Exact counts of the matching events, in total, by type and by source.
+
+    Whole hours already rolled up are summed from EventCount; the partial hours at the edges of
+    the window and everything after the watermark are counted from the events themselves.
+    """
+    counted_until = (
+        EventCountWatermark.objects.filter(id=1).values_list("counted_until", flat=True).first()
+    )
+    live = _filtered(Event.objects.order_by(), type, source)
+    if start_time is not None:
+        live = live.filter(timestamp__gte=start_time)
+    if end_time is not None:
+        live = live.filter(timestamp__lt=end_time)
+    rows: list[tuple[str, str, int]] = []
+    rolled_from = _hour_ceil(start_time) if start_time is not None else None
+    rolled_to = counted_until
+    if counted_until is not None and end_time is not None:
+        rolled_to = min(counted_until, _hour_floor(end_time))
+    if rolled_to is not None and (rolled_from is None or rolled_from < rolled_to):
+        counts = _filtered(EventCount.objects.order_by(), type, source).filter(bucket__lt=rolled_to)
+        outside = Q(timestamp__gte=rolled_to)
+        if rolled_from is not None:
+            counts = counts.filter(bucket__gte=rolled_from)
+            outside |= Q(timestamp__lt=rolled_from)
+        rows += counts.values_list("type", "source").annotate(n=Sum("count"))
+        live = live.filter(outside)
+    rows += live.values_list("type", "source").annotate(n=Count("pk"))
+    by_type: dict[str, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
+    for event_type, event_source, count in rows:
+        by_type[event_type] += count
+        by_source[event_source] += count
+    return {
+        "total_events": sum(by_type.values()),
+        "by_type": dict(sorted(by_type.items(), key=lambda item: (-item[1], item[0]))),
+        "by_source": dict(sorted(by_source.items(), key=lambda item: (-item[1], item[0]))),
+    }

@@ -26,6 +26,30 @@ def check_broker() -> str:
     return f"Connected ({transport})"
 
 
+def check_workers() -> str:
+    """At least one Celery worker answers a broadcast ping within the timeout."""
+    from apps.jobs.services import workers_ping
+
+    timeout = settings.CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS
+    names = workers_ping(timeout=timeout)
+    if not names:
+        raise RuntimeError(f"no worker answered a ping within {timeout}s")
+    return f"{names[0]} answered"
+
+
+def check_scheduler() -> str:
+    """Beat's heartbeat task (every CODEAI_SCHEDULER_HEARTBEAT_SECONDS) ran recently."""
+    from apps.jobs.services import scheduler_heartbeat_age
+
+    interval = settings.CODEAI_SCHEDULER_HEARTBEAT_SECONDS
+    age = scheduler_heartbeat_age()
+    if age is None:
+        raise RuntimeError("no scheduler heartbeat recorded yet; is beat running?")
+    if age > 2 * interval:
+        raise RuntimeError(f"last scheduler heartbeat {age:.0f}s ago (expected every {interval}s)")
+    return f"Heartbeat {age:.1f}s ago"
+
+
 def run_check(check: Check) -> dict:
     started = time.perf_counter()
     try:
@@ -44,4 +68,4 @@ READINESS_CHECKS: dict[str, Check] = {"database": check_database, "broker": chec
 
 def health_checks() -> dict[str, Check]:
     """All checks /health reports; later features register more here."""
-    return dict(READINESS_CHECKS)
+    return {**READINESS_CHECKS, "workers": check_workers, "scheduler": check_scheduler}

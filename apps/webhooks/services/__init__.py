@@ -1,0 +1,28 @@
+"""Webhooks and their deliveries: every write, every outbound request, every event they cause."""
+
+from .deliveries import (
+    delivery_attempt,
+    delivery_create_for_event,
+    delivery_enqueue,
+    delivery_prune,
+    delivery_requeue_stuck,
+    delivery_retry,
+    event_payload,
+    retry_schedule,
+)
+from .webhooks import webhook_create, webhook_delete, webhook_test, webhook_update
+
+__all__ = [
+    "delivery_attempt",
+    "delivery_create_for_event",
+    "delivery_enqueue",
+    "delivery_prune",
+    "delivery_requeue_stuck",
+    "delivery_retry",
+    "event_payload",
+    "retry_schedule",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_test",
+    "webhook_update",
+]
