@@ -177,6 +177,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 20,
     "URL_FORMAT_OVERRIDE": None,  # `?format=` belongs to endpoints (configs/{id}/openapi)
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS is not part of the contract: 405
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 

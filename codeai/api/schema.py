@@ -89,6 +89,8 @@ def error_responses(result, generator, request, public):
                 codes.append("400")
             if "requestBody" in operation:
                 codes += ["413", "415"]
+            if method in {"post", "put", "delete"}:
+                codes.append("409")
             for code in codes:
                 responses.setdefault(code, _error_response(code))
     return result
