@@ -44,8 +44,8 @@ class WorkflowStartedSerializer(serializers.Serializer):
 
 class WorkflowListItemSerializer(WorkflowStartedSerializer):
     workflowType = serializers.CharField(source="workflow_type")
-    startedAt = serializers.DateTimeField(source="started_at")
-    completedAt = serializers.DateTimeField(source="completed_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
 
     class Meta:
         fields = ["workflowId", "workflowType", "runId", "status", "startedAt", "completedAt"]

@@ -97,7 +97,8 @@ def apply_api_messages(field: serializers.Field) -> None:
 
 
 class ApiSerializer(serializers.Serializer):
-    """Base for request bodies: documented messages, unknown fields rejected."""
+    # Base for request bodies: documented messages, unknown fields rejected. (No docstring:
+    # drf-spectacular would publish it as every request body's description.)
 
     def get_fields(self):
         fields = super().get_fields()

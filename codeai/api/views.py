@@ -7,7 +7,8 @@ from .pagination import LimitOffsetEnvelopePagination
 
 
 class ApiView(GenericAPIView):
-    """Set `list_key` to name the list in the envelope (and in the OpenAPI schema)."""
+    # (No docstring: drf-spectacular would publish it as every operation's description.)
+    # Set `list_key` to name the list in the envelope and in the OpenAPI schema.
 
     list_key = "data"
     pagination_class = LimitOffsetEnvelopePagination
