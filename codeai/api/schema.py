@@ -94,3 +94,38 @@ def error_responses(result, generator, request, public):
             for code in codes:
                 responses.setdefault(code, _error_response(code))
     return result
+
+
+_DB_INTEGER_BOUNDS = {
+    32767,
+    2147483647,
+    9223372036854775807,
+    -32768,
+    -2147483648,
+    -9223372036854775808,
+}
+
+
+def backend_independent_integers(result, generator, request, public):
+    """Drop integer bounds that only mirror the database's column range.
+
+    Django derives them from the connection (32-bit on PostgreSQL, 64-bit on SQLite), so without
+    this the document would differ by backend. Bounds we set on purpose are smaller.
+    """
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("maximum") in _DB_INTEGER_BOUNDS:
+                del node["maximum"]
+                if node.get("format") == "int64":
+                    del node["format"]
+            if node.get("minimum") in _DB_INTEGER_BOUNDS:
+                del node["minimum"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result.get("components", {}))
+    return result
