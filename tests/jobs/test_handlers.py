@@ -262,12 +262,22 @@ def test_deployment_execute_payload_is_checked_at_submit():
     assert caught.value.details == {"payload.deployment_id": "must be a valid UUID"}
 
 
-def test_workflow_start_fails_until_the_workflows_feature_is_installed():
-    job = run("workflow.start", {"workflowType": "ai-pipeline"}, max_retries=3)
-    assert (job.status, job.attempts) == ("failed", 1)
-    assert job.error == (
-        "workflow.start is not available yet: the workflows feature is not installed"
+@pytest.mark.django_db(transaction=True)
+def test_workflow_start_starts_a_run_named_after_the_job():
+    job = run(
+        "workflow.start",
+        {"workflowType": "ai-pipeline", "input": {"model": "echo", "prompt": "hi"}},
     )
+    assert (job.status, job.error) == ("completed", "")
+    assert job.result["workflowId"] == job.id
+    assert job.result["runId"].startswith("run-")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workflow_start_with_invalid_input_fails_at_once():
+    job = run("workflow.start", {"workflowType": "ai-pipeline", "input": {}}, max_retries=3)
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert job.error.startswith("validation failed")
 
 
 # --- handlers from CODEAI_TASK_HANDLERS ---------------------------------------------------------

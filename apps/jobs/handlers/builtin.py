@@ -12,7 +12,6 @@ from codeai.api.exceptions import ApiError, Conflict
 
 from .base import JobContext, JobError, PermanentJobError
 
-WORKFLOWS_MISSING = "workflow.start is not available yet: the workflows feature is not installed"
 # Retention services of other apps, called when they exist: (result key, module, function).
 PRUNERS = (
     ("events", "apps.events.services", "event_prune"),
@@ -122,6 +121,29 @@ def _api_message(exc: ApiError) -> str:
     return f"{exc.message} ({details})"
 
 
-def workflow_start(payload: Any, context: JobContext) -> Any:
-    """Placeholder until the workflows feature registers the real handler (see register())."""
-    raise PermanentJobError(WORKFLOWS_MISSING)
+def workflow_start(payload: Any, context: JobContext) -> dict[str, Any]:
+    """Start a workflow run (as POST /workflows does); the job completes once it is started.
+
+    Payload: `{"workflowType", "input", "workflowId"?, "metadata"?}`. Without a workflowId the
+    job's own id is used, so every firing of a recurring job starts its own run. A workflowId
+    that is still running (409) is retried; invalid input fails the job at once.
+    """
+    from apps.workflows.services import workflow_start as start
+
+    if not isinstance(payload, dict):
+        raise PermanentJobError("invalid payload: must be an object")
+    unknown = sorted(set(payload) - {"workflowId", "workflowType", "input", "metadata"})
+    if unknown:
+        raise PermanentJobError(f"invalid payload: unknown field {', '.join(unknown)}")
+    try:
+        run = start(
+            workflow_id=payload.get("workflowId") or context.job_id,
+            workflow_type=payload.get("workflowType", ""),
+            input=payload.get("input") if isinstance(payload.get("input"), dict) else {},
+            metadata={**(payload.get("metadata") or {}), "job_id": context.job_id},
+        )
+    except Conflict as exc:
+        raise JobError(_api_message(exc)) from None
+    except ApiError as exc:
+        raise PermanentJobError(_api_message(exc)) from None
+    return {"workflowId": run.workflow_id, "runId": run.id, "status": run.status}
