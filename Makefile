@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export PORT
 
-.PHONY: run test lint format install install-dev migrate schema bench bench-dsl clean
+.PHONY: run test lint format install install-dev migrate schema bench bench-dsl bench-events bench-webhooks bench-jobs bench-workflows clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,11 @@ schema: install
 bench-dsl: install-dev
 	$(BIN)/python bench/dsl.py
 
-bench: bench-dsl
+## The other benchmarks need PostgreSQL and Redis (see each script's docstring).
+bench-events bench-webhooks bench-jobs bench-workflows: bench-%: install-dev
+	$(BIN)/python bench/$*.py
+
+bench: bench-dsl bench-events bench-webhooks bench-jobs bench-workflows
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache
