@@ -22,8 +22,8 @@ Decisions the spec leaves open:
   of each `exec` stream (`EXEC_CAPTURE_BYTES`, the rest is dropped and marked as truncated), so a
   program cannot exhaust a worker's memory. Processes left behind by an `exec` block (background
   jobs) are killed with its process group when the block ends.
-* `\\uXXXX` escapes naming a UTF-16 surrogate pair are combined; a lone surrogate decodes to U+FFFD
-  (so that every output can be stored as UTF-8).
+* `\\u` + four-hex-digit escapes naming a UTF-16 surrogate pair are combined; a lone
+  surrogate decodes to U+FFFD (so that every output can be stored as UTF-8).
 * The arguments of short-form workflow steps become Python values when the workflow declaration
   is reached, without running anything (declarations do nothing at run time and these arguments
   are not scope-checked): literals give their values, an identifier the value of the visible
