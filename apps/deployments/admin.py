@@ -37,6 +37,12 @@ class DeploymentAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.deployment_delete(deployment=obj)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # While an execution runs the service refuses (409); don't offer a delete that would fail.
+        if obj is not None and obj.executions.filter(status__in=Execution.OPEN_STATUSES).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):

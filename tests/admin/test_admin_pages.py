@@ -60,3 +60,20 @@ def test_config_created_in_admin_is_compiled(operator):
     operator.post("/admin/configs/config/add/", {"name": "a", "content": "x = 1"})
     config = Config.objects.get(name="a")
     assert config.validation_errors == ["1:1: ScopeError: undefined variable 'x'"]
+
+
+def test_deployment_with_a_running_execution_cannot_be_deleted_in_the_admin(operator):
+    from apps.deployments.models import Deployment, Execution
+
+    deployment = Deployment.objects.create(name="busy")
+    Execution.objects.create(
+        deployment=deployment,
+        deployment_ref=deployment.id,
+        status="running",
+        started_at="2024-01-15T10:40:00Z",
+    )
+    response = operator.post(
+        f"/admin/deployments/deployment/{deployment.id}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert Deployment.objects.filter(pk=deployment.pk).exists()
