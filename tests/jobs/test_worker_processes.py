@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def needs_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip(
-            "needs PostgreSQL: worker processes cannot open pytest's in-memory SQLite test "
-            "database (run with DATABASE_URL=postgres://…)"
+            "needs PostgreSQL: these subprocess workers are configured through DATABASE_URL "
+            "(run with DATABASE_URL=postgres://…)"
         )
 
 
