@@ -4,114 +4,25 @@ The workers are separate processes, so they must reach the test database through
 these tests need PostgreSQL (pytest-django's SQLite test database lives in this process only).
 """
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from apps.events.models import Event
 from apps.jobs import services
 from apps.jobs.models import Job
 from tests.jobs.conftest import TEST_HANDLERS
 from tests.jobs.support import wait_for
+from tests.worker_processes import WorkerProcess, needs_postgresql
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(autouse=True)
-def needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL: these subprocess workers are configured through DATABASE_URL "
-            "(run with DATABASE_URL=postgres://…)"
-        )
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
-
-
-class WorkerProcess:
-    """`celery -A codeai worker` in its own process group, consuming one private queue."""
-
-    def __init__(self, queue: str, log: Path, **env: str):
-        self.hostname = f"jobs-test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CODEAI_QUEUES": f"default {queue}",
-            "CODEAI_TASK_HANDLERS": TEST_HANDLERS,
-            "CODEAI_JOB_HEARTBEAT_SECONDS": "1",
-            "CODEAI_JOB_LOST_AFTER_SECONDS": "3",
-            "CODEAI_JOB_RETRY_BASE_SECONDS": "1",
-            "CODEAI_DB_CONN_MAX_AGE": "0",
-            **env,
-        }
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "codeai",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                "1",
-                "--queues",
-                queue,
-                "--hostname",
-                self.hostname,
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, app, seconds: float = 30) -> None:
-        def answered():
-            assert self.process.poll() is None, "worker exited during start-up"
-            return app.control.ping(destination=[self.hostname], timeout=0.5)
-
-        wait_for(answered, seconds=seconds)
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the main process and its pool child."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
+def postgresql_only():
+    needs_postgresql()
 
 
 @pytest.fixture
@@ -127,7 +38,18 @@ def workers(tmp_path):
     started: list[WorkerProcess] = []
 
     def start(queue: str, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(queue, tmp_path / "workers.log", **env)
+        worker = WorkerProcess(
+            queue,
+            tmp_path / "workers.log",
+            name="jobs-test",
+            env={
+                "CODEAI_TASK_HANDLERS": TEST_HANDLERS,
+                "CODEAI_JOB_HEARTBEAT_SECONDS": "1",
+                "CODEAI_JOB_LOST_AFTER_SECONDS": "3",
+                "CODEAI_JOB_RETRY_BASE_SECONDS": "1",
+                **env,
+            },
+        )
         started.append(worker)
         return worker
 

@@ -4,106 +4,21 @@ The workers are separate processes reaching the test database over the network: 
 need PostgreSQL (pytest's SQLite test database is not shared with other processes).
 """
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from apps.workflows import services
 from apps.workflows.models import WorkflowRun, WorkflowStep
+from tests.worker_processes import WorkerProcess, needs_postgresql
 from tests.workflows.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(autouse=True)
-def needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: worker processes cannot open pytest's SQLite test database")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
-
-
-class WorkerProcess:
-    """`celery -A codeai worker` (prefork, one child) in its own process group, on one queue."""
-
-    def __init__(self, queue: str, log: Path, llm_url: str):
-        self.hostname = f"workflows-test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CODEAI_QUEUES": f"default {queue}",
-            "CODEAI_WORKFLOW_QUEUE": queue,
-            "CODEAI_LLM_BASE_URL": llm_url,
-            "CODEAI_LLM_MAX_RETRIES": "0",
-            "CODEAI_WORKFLOW_CANCEL_POLL_SECONDS": "0.1",
-            "CODEAI_DB_CONN_MAX_AGE": "0",
-        }
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "codeai",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                "1",
-                "--queues",
-                queue,
-                "--hostname",
-                self.hostname,
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, app, seconds: float = 30) -> None:
-        def answered():
-            assert self.process.poll() is None, "worker exited during start-up"
-            return app.control.ping(destination=[self.hostname], timeout=0.5)
-
-        wait_for(answered, seconds=seconds)
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: the main process and its pool child, mid-task."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
+def postgresql_only():
+    needs_postgresql()
 
 
 @pytest.fixture
@@ -119,7 +34,17 @@ def workers(tmp_path, llm):
     started: list[WorkerProcess] = []
 
     def start(queue: str) -> WorkerProcess:
-        worker = WorkerProcess(queue, tmp_path / "workers.log", llm.base_url)
+        worker = WorkerProcess(
+            queue,
+            tmp_path / "workers.log",
+            name="workflows-test",
+            env={
+                "CODEAI_WORKFLOW_QUEUE": queue,
+                "CODEAI_LLM_BASE_URL": llm.base_url,
+                "CODEAI_LLM_MAX_RETRIES": "0",
+                "CODEAI_WORKFLOW_CANCEL_POLL_SECONDS": "0.1",
+            },
+        )
         started.append(worker)
         return worker
 
