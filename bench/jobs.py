@@ -6,9 +6,9 @@ no-op task on the same broker and the same worker, measured in the same run.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/jobs.py
 
 One `celery -A codeai worker` process (prefork, `--concurrency`, default 2 as in the Procfile)
-consumes private queues; every message of the run lands there, including the events.dispatch
-tasks each job's three events (enqueued, started, completed) cause, so the job numbers include
-all the work a job creates.
+consumes private queues; every message of the run lands there, so the job numbers include all
+the work a job creates (its three events, enqueued, started and completed, are written in the
+job's own transactions; with no webhook subscribed they cause no further message).
 
 - End-to-end: N raw messages published, or N jobs submitted through `job_create` (one
   transaction each, as the API does) from `--submitters` threads, while the worker consumes;
@@ -18,9 +18,6 @@ all the work a job creates.
   start): what one worker does with a backlog, submission cost excluded.
 - Latency: one at a time on an idle worker; submit time (bench clock) → start time recorded by
   the worker (raw: the task body; jobs: `started_at`, written when the attempt is claimed).
-
-`BENCH_EVENT_FANOUT=off` (diagnostic) leaves events to the outbox sweep instead of one
-events.dispatch task per event, to show what the jobs path itself costs.
 
 Targets: jobs throughput ≥ 50 % of raw, p50 latency < 25 ms. Not part of the test suite.
 """
@@ -40,23 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RUN = os.environ.setdefault("BENCH_RUN", uuid.uuid4().hex[:8])
 QUEUE, DRAIN_QUEUE = f"bench-{RUN}", f"bench-{RUN}-drain"
-# This process and its worker: every task (events.dispatch included) goes to the bench queues.
+# This process and its worker: every task goes to the bench queues.
 os.environ["CODEAI_QUEUES"] = f"{QUEUE} {DRAIN_QUEUE}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
-FANOUT = os.environ.get("BENCH_EVENT_FANOUT", "task")
-
-from celery.signals import worker_init  # noqa: E402
 
 from codeai.celery import app  # noqa: E402
-
-
-@worker_init.connect
-def disable_event_fanout(**kwargs) -> None:
-    """BENCH_EVENT_FANOUT=off, in this process and in the worker (before it forks)."""
-    if FANOUT == "off":
-        import apps.events.services
-
-        apps.events.services._enqueue_dispatch = lambda event_id: None
 
 
 @app.task(name="bench.noop", ignore_result=True)
@@ -218,7 +203,6 @@ class Jobs:
         from django.db.models import Min
 
         ids = [self.submit(i, DRAIN_QUEUE) for i in range(count)]
-        time.sleep(1)  # let the enqueued events' dispatch tasks (on the live queue) finish
         worker.consume_drain_queue(True)
         last = self.last_completion(ids)
         worker.consume_drain_queue(False)
@@ -242,17 +226,10 @@ class Jobs:
 
 
 def settle() -> None:
-    """Wait until the worker is idle: both queues empty and every event of the run fanned out
-    (so one measurement's events.dispatch tasks do not run during the next)."""
-    from apps.events.models import Event
+    """Wait until the worker is idle: both queues empty."""
     from apps.jobs.services import queue_depths
 
-    undispatched = Event.objects.filter(
-        data__queue__in=[QUEUE, DRAIN_QUEUE], dispatched_at__isnull=True
-    )
     wait_until(lambda: not any(queue_depths(queues=[QUEUE, DRAIN_QUEUE]).values()), interval=0.1)
-    if FANOUT == "task":
-        wait_until(lambda: not undispatched.exists(), interval=0.1)
     time.sleep(0.5)
 
 
@@ -281,13 +258,12 @@ def main() -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    disable_event_fanout()
     print(
         f"{connection.vendor} ({settings.DATABASES['default']['NAME']}), "
         f"broker {app.conf.broker_url.split('://')[0]}; one prefork worker, concurrency "
         f"{args.concurrency}; {args.submitters} submitter threads; {os.cpu_count()} CPUs "
         f"(load {os.getloadavg()[0]:.1f}); "
-        f"event fan-out: {FANOUT}; N={args.jobs}, {args.samples} latency samples"
+        f"N={args.jobs}, {args.samples} latency samples"
     )
     raw, jobs = Raw(), Jobs()
     worker = Worker(args.concurrency)

@@ -5,8 +5,9 @@ the same broker and the same worker, measured in the same run.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/workflows.py
 
 One `celery -A codeai worker` process (prefork, `--concurrency`, default 2 as in the Procfile)
-consumes a private queue; every message of the run lands there, including the events.dispatch
-tasks each run's events cause (workflow.started/completed, one agent.executed per step).
+consumes a private queue; every message of the run lands there. Each run's events
+(workflow.started/completed, one agent.executed per step) are written in the engine's own
+transactions; with no webhook subscribed they cause no further message.
 
 - Per-step time: one run at a time on an idle worker; (completion − submit) / 10. The raw
   baseline is a Celery `chain` of 10 no-op tasks (each task's completion publishes the next),

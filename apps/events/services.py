@@ -25,39 +25,42 @@ COUNT_MAX_WAIT = timedelta(hours=1)
 def emit(
     *, type: str, source: str, data: dict[str, Any], metadata: dict[str, Any] | None = None
 ) -> Event:
-    """Write an event row in the caller's transaction; fan it out to webhooks after commit.
+    """Write an event and its webhook deliveries in the caller's transaction; send after commit.
 
-    If the broker is unreachable at commit time the row stays undispatched and the outbox sweep
-    (a beat task) picks it up later, so no event is lost.
+    The fan-out happens here, not in a task of its own: the event row, one delivery row per
+    subscribed webhook and the event's `dispatched_at` commit or roll back together, so the
+    deliveries are the outbox. If the broker is unreachable at commit time the deliveries stay
+    due and the outbox sweep (a beat task) queues them later, so no event is lost.
     """
+    from apps.webhooks.services import delivery_create_for_event, delivery_enqueue_on_commit
+
     if type not in EVENT_TYPE_NAMES:
         raise ValueError(f"unknown event type {type!r}: add it to apps/events/catalogue.py")
-    event = Event.objects.create(
-        type=type, source=source, timestamp=timezone.now(), data=data, metadata=metadata or {}
-    )
-    transaction.on_commit(lambda: _enqueue_dispatch(event.id))
+    now = timezone.now()
+    # Without a savepoint when the caller has a transaction (an error rolls it all back);
+    # atomic on its own under autocommit, so an event never exists without its deliveries.
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(
+            type=type,
+            source=source,
+            timestamp=now,
+            data=data,
+            metadata=metadata or {},
+            dispatched_at=now,
+        )
+        delivery_enqueue_on_commit(delivery_ids=delivery_create_for_event(event=event))
     return event
 
 
-def _enqueue_dispatch(event_id: str) -> None:
-    from .tasks import event_dispatch
-
-    try:
-        event_dispatch.delay(event_id)
-    except Exception:  # the broker is down: the outbox sweep will dispatch it
-        logger.warning(
-            "event dispatch not enqueued; the sweep will retry", extra={"event": event_id}
-        )
-
-
 def event_fan_out(*, event_id: str) -> list[str]:
-    """Create the event's webhook deliveries and mark it dispatched; queue them after commit.
+    """Fan out an event written without its deliveries (`dispatched_at` empty); idempotent.
 
-    Idempotent: the event row is locked and an already dispatched event is left alone, and
-    deliveries are unique per (webhook, event), so a redelivered message creates nothing new.
+    emit() never leaves such a row; this serves rows from before deliveries were written with
+    the event, and `events.dispatch` messages still queued from then. The event row is locked
+    and an already dispatched event is left alone; deliveries are unique per (webhook, event).
     Returns the ids of the deliveries it queued.
     """
-    from apps.webhooks.services import delivery_create_for_event, delivery_enqueue
+    from apps.webhooks.services import delivery_create_for_event, delivery_enqueue_on_commit
 
     with transaction.atomic():
         event = (
@@ -69,12 +72,7 @@ def event_fan_out(*, event_id: str) -> list[str]:
             return []
         delivery_ids = delivery_create_for_event(event=event)
         Event.objects.filter(pk=event.pk).update(dispatched_at=timezone.now())
-
-        def enqueue() -> None:
-            for delivery_id in delivery_ids:
-                delivery_enqueue(delivery_id=delivery_id)
-
-        transaction.on_commit(enqueue)
+        delivery_enqueue_on_commit(delivery_ids=delivery_ids)
     return delivery_ids
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 @shared_task(name="events.dispatch", ignore_result=True)
 def event_dispatch(event_id: str) -> None:
-    """Fan one event out to its webhook subscribers."""
+    """Fan out an event written without its deliveries (messages queued by earlier versions)."""
     from .services import event_fan_out
 
     event_fan_out(event_id=event_id)
@@ -15,10 +15,15 @@ def event_dispatch(event_id: str) -> None:
 
 @shared_task(name="events.outbox_sweep", ignore_result=True)
 def event_outbox_sweep() -> None:
-    """Beat, every 15 s: fan out events whose dispatch message never arrived."""
+    """Beat, every 15 s: send deliveries whose first message was never queued (broker down at
+    commit), and fan out events written without their deliveries."""
+    from apps.webhooks.services import delivery_requeue_stuck
+
     from .services import event_dispatch_pending
 
-    event_dispatch_pending(older_than=timedelta(seconds=settings.CODEAI_EVENT_OUTBOX_DELAY_SECONDS))
+    delay = timedelta(seconds=settings.CODEAI_EVENT_OUTBOX_DELAY_SECONDS)
+    delivery_requeue_stuck(older_than=delay, never_attempted=True)
+    event_dispatch_pending(older_than=delay)
 
 
 @shared_task(name="events.count_roll_up", ignore_result=True)

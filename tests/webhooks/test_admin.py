@@ -5,7 +5,6 @@ from django.contrib.auth.models import User
 
 from apps.events.services import emit
 from apps.webhooks.models import Delivery, Webhook
-from apps.webhooks.services import delivery_create_for_event
 
 
 @pytest.fixture
@@ -18,9 +17,9 @@ def staff(client, db):
 @pytest.fixture
 def failed_delivery(make_webhook):
     make_webhook("http://receiver.example/hook", secret="admin-secret-value")
-    [delivery_id] = delivery_create_for_event(event=emit(type="job.failed", source="t", data={}))
-    Delivery.objects.filter(pk=delivery_id).update(status="failed")
-    return Delivery.objects.get(pk=delivery_id)
+    event = emit(type="job.failed", source="t", data={})
+    Delivery.objects.filter(event_ref=event.id).update(status="failed")
+    return Delivery.objects.get(event_ref=event.id)
 
 
 def test_webhook_change_page_never_shows_the_secret(staff, failed_delivery):

@@ -6,7 +6,6 @@ from django.utils import timezone
 from apps.events.models import Event
 from apps.events.services import emit
 from apps.webhooks.models import Delivery, Webhook
-from apps.webhooks.services import delivery_create_for_event
 
 DELIVERY_FIELDS = {
     "id",
@@ -32,7 +31,6 @@ def _deliveries(webhook: Webhook, count: int, status: str) -> list[Delivery]:
     deliveries = []
     for _ in range(count):
         event = emit(type="job.completed", source="t", data={})
-        delivery_create_for_event(event=event)
         deliveries.append(Delivery.objects.get(event_ref=event.id, webhook=webhook))
     Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(status=status)
     return deliveries

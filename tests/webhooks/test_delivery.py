@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook as Verifier
 from werkzeug import Response
@@ -15,7 +16,6 @@ from apps.events.services import emit, event_fan_out
 from apps.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from apps.webhooks.services import (
     delivery_attempt,
-    delivery_create_for_event,
     delivery_requeue_stuck,
     webhook_test,
 )
@@ -27,7 +27,6 @@ def delivery_for(make_webhook):
 
     def make(webhook: Webhook, type: str = "job.completed", data=None) -> Delivery:
         event = emit(type=type, source="job-scheduler", data=data or {"job_id": "job-1"})
-        delivery_create_for_event(event=event)
         return Delivery.objects.get(webhook=webhook, event_ref=event.id)
 
     return make
@@ -303,22 +302,54 @@ def test_response_excerpt_is_at_most_2_kb(make_webhook, delivery_for, httpserver
     assert delivery.response_body == "x" * 2048
 
 
-def test_fan_out_creates_one_delivery_per_subscribed_active_webhook(make_webhook):
+def test_emit_creates_one_delivery_per_subscribed_active_webhook(make_webhook):
     subscribed = make_webhook("http://receiver.example/a", events=["job.failed"])
     everything = make_webhook("http://receiver.example/b")
     make_webhook("http://receiver.example/c", events=["job.completed"])
     inactive = make_webhook("http://receiver.example/d")
     Webhook.objects.filter(pk=inactive.pk).update(active=False)
-    event = emit(type="job.failed", source="t", data={})
-    event_fan_out(event_id=event.id)
+    emit(type="job.failed", source="t", data={})
     assert set(Delivery.objects.values_list("webhook_id", flat=True)) == {
         subscribed.id,
         everything.id,
     }
 
 
-def test_fan_out_marks_the_event_dispatched(make_webhook):
+def test_emit_marks_the_event_dispatched(make_webhook):
     event = emit(type="job.failed", source="t", data={})
+    event.refresh_from_db()
+    assert event.dispatched_at == event.timestamp
+
+
+def test_emit_rolled_back_with_its_transaction_leaves_no_delivery(make_webhook):
+    make_webhook("http://receiver.example/a")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        emit(type="job.failed", source="t", data={})
+        raise RuntimeError("the change the event reports failed")
+    assert (Event.objects.count(), Delivery.objects.count()) == (0, 0)
+
+
+def test_emit_serializes_the_body_once_for_every_webhook(make_webhook):
+    make_webhook("http://receiver.example/a")
+    make_webhook("http://receiver.example/b")
+    emit(type="job.failed", source="t", data={"n": 1})
+    assert len(set(Delivery.objects.values_list("payload", flat=True))) == 1
+
+
+def _undispatched_event() -> Event:
+    """An event row written without its deliveries (as before emit() wrote them together)."""
+    return Event.objects.create(type="job.failed", source="t", timestamp=timezone.now())
+
+
+def test_fan_out_creates_the_deliveries_of_an_undispatched_event(make_webhook):
+    webhook = make_webhook("http://receiver.example/a")
+    event = _undispatched_event()
+    event_fan_out(event_id=event.id)
+    assert list(Delivery.objects.values_list("webhook_id", "event_ref")) == [(webhook.id, event.id)]
+
+
+def test_fan_out_marks_the_event_dispatched(make_webhook):
+    event = _undispatched_event()
     event_fan_out(event_id=event.id)
     event.refresh_from_db()
     assert event.dispatched_at is not None
@@ -326,25 +357,16 @@ def test_fan_out_marks_the_event_dispatched(make_webhook):
 
 def test_fan_out_is_idempotent(make_webhook):
     make_webhook("http://receiver.example/a")
-    event = emit(type="job.failed", source="t", data={})
+    event = _undispatched_event()
     event_fan_out(event_id=event.id)
     Event.objects.filter(pk=event.pk).update(dispatched_at=None)  # a redelivered message
     event_fan_out(event_id=event.id)
     assert Delivery.objects.count() == 1
 
 
-def test_fan_out_serializes_the_body_once_for_every_webhook(make_webhook):
-    make_webhook("http://receiver.example/a")
-    make_webhook("http://receiver.example/b")
-    event = emit(type="job.failed", source="t", data={"n": 1})
-    event_fan_out(event_id=event.id)
-    assert len(set(Delivery.objects.values_list("payload", flat=True))) == 1
-
-
 def test_test_events_are_not_fanned_out(make_webhook):
     make_webhook("http://receiver.example/a")
-    event = emit(type="webhook.test", source="t", data={})
-    assert event_fan_out(event_id=event.id) == []
+    emit(type="webhook.test", source="t", data={})
     assert not Delivery.objects.exists()
 
 
@@ -367,6 +389,18 @@ def test_sweep_leaves_a_claimed_delivery_alone(make_webhook, delivery_for):
         claimed_until=timezone.now() + timedelta(seconds=30),
     )
     assert delivery_requeue_stuck(older_than=timedelta(minutes=2)) == 0
+
+
+def test_outbox_sweep_requeues_only_deliveries_never_attempted(make_webhook, delivery_for):
+    webhook = make_webhook("http://receiver.example/a")
+    unsent, retrying = delivery_for(webhook), delivery_for(webhook)
+    overdue = timezone.now() - timedelta(minutes=1)
+    Delivery.objects.filter(pk=unsent.pk).update(next_retry_at=overdue)
+    Delivery.objects.filter(pk=retrying.pk).update(
+        next_retry_at=overdue, attempts=1, status="retrying"
+    )
+    assert delivery_requeue_stuck(older_than=timedelta(seconds=30), never_attempted=True) == 1
+    assert Delivery.objects.get(pk=retrying.pk).next_retry_at == overdue
 
 
 def test_a_test_delivery_failing_leaves_the_webhook_state_alone(make_webhook, httpserver):

@@ -6,13 +6,13 @@ from django.utils import timezone
 
 from apps.events.services import emit
 from apps.webhooks.models import Delivery, DeliveryAttempt
-from apps.webhooks.services import delivery_create_for_event, delivery_prune
+from apps.webhooks.services import delivery_prune
 
 
 def test_prune_deletes_old_deliveries_and_their_attempts(make_webhook):
     webhook = make_webhook("http://receiver.example/hook")
     for _ in range(3):
-        delivery_create_for_event(event=emit(type="job.failed", source="t", data={}))
+        emit(type="job.failed", source="t", data={})
     old, *recent = Delivery.objects.order_by("created_at")
     DeliveryAttempt.objects.create(
         delivery=old, number=1, url=webhook.url, created_at=timezone.now()

@@ -167,12 +167,11 @@ def test_send_time_guard_schedules_a_retry_for_event_deliveries(
     make_webhook, httpserver, settings, short_retries
 ):
     from apps.events.services import emit
-    from apps.webhooks.services import delivery_create_for_event
 
     webhook = make_webhook(httpserver.url_for("/hook"))
     settings.CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS = False
-    [delivery_id] = delivery_create_for_event(event=emit(type="job.failed", source="t", data={}))
-    delivery = delivery_attempt(delivery_id=delivery_id)
+    event = emit(type="job.failed", source="t", data={})
+    delivery = delivery_attempt(delivery_id=webhook.deliveries.get(event_ref=event.id).id)
     assert delivery.status == Delivery.Status.RETRYING
     assert webhook.deliveries.get().error.startswith("not sent:")
     assert httpserver.log == []

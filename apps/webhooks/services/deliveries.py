@@ -75,9 +75,10 @@ def event_payload(event: Event) -> str:
 def delivery_create_for_event(*, event: Event) -> list[str]:
     """One delivery per active subscribed webhook; idempotent. Returns the ids to queue.
 
-    Called by event_fan_out with the event row locked and not yet dispatched, so normally none
-    of these deliveries exist yet. If one does (a re-run), the unique (webhook, event) constraint
-    skips it and its id in the result only queues a no-op attempt: no re-query on the hot path.
+    Called by emit() in the event's own transaction (and by event_fan_out for an event written
+    without deliveries, row locked), so normally none of these deliveries exist yet. If one does
+    (a re-run), the unique (webhook, event) constraint skips it and its id in the result only
+    queues a no-op attempt: no re-query on the hot path.
     """
     if event.type in NOT_FANNED_OUT:
         return []
@@ -116,6 +117,14 @@ def delivery_enqueue(*, delivery_id: str, countdown: float = 0) -> None:
     except Exception:
         logger.warning(
             "delivery attempt not enqueued; the sweep will retry", extra={"delivery": delivery_id}
+        )
+
+
+def delivery_enqueue_on_commit(*, delivery_ids: list[str]) -> None:
+    """Queue the first attempt of each of these deliveries once the transaction commits."""
+    if delivery_ids:
+        transaction.on_commit(
+            lambda: [delivery_enqueue(delivery_id=delivery_id) for delivery_id in delivery_ids]
         )
 
 
@@ -419,13 +428,21 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
 # --- Sweeps and retention ---------------------------------------------------------------------
 
 
-def delivery_requeue_stuck(*, older_than: timedelta = STUCK_AFTER, limit: int = 500) -> int:
-    """Re-queue open deliveries whose attempt is long overdue (a lost message or worker)."""
+def delivery_requeue_stuck(
+    *, older_than: timedelta = STUCK_AFTER, never_attempted: bool = False, limit: int = 500
+) -> int:
+    """Re-queue open deliveries whose attempt is long overdue (a lost message or worker).
+
+    `never_attempted` limits it to deliveries whose first message never ran: the outbox sweep
+    uses it with a short delay for events committed while the broker was unreachable.
+    """
     now = timezone.now()
     cutoff = now - older_than
+    due = Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_retry_at__lt=cutoff)
+    if never_attempted:
+        due = due.filter(attempts=0)
     candidates = list(
-        Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_retry_at__lt=cutoff)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .order_by("next_retry_at")
         .values_list("id", flat=True)[:limit]
     )
@@ -433,9 +450,7 @@ def delivery_requeue_stuck(*, older_than: timedelta = STUCK_AFTER, limit: int = 
     for delivery_id in candidates:
         # Conditional, so a delivery that moved on since the read is left alone; bumping
         # next_retry_at keeps a long queue from being re-queued again on every sweep.
-        if Delivery.objects.filter(
-            pk=delivery_id, status__in=Delivery.OPEN_STATUSES, next_retry_at__lt=cutoff
-        ).update(next_retry_at=now):
+        if due.filter(pk=delivery_id).update(next_retry_at=now):
             delivery_enqueue(delivery_id=delivery_id)
             requeued += 1
     return requeued
