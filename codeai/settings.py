@@ -325,6 +325,9 @@ CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("CODEAI_HEALTH_CHECK_TIMEOUT_SECON
 CODEAI_METRICS_TOKEN = env_str("CODEAI_METRICS_TOKEN")  # empty: GET /metrics is disabled
 # Events and webhooks (docs/webhooks.md).
 CODEAI_EVENT_OUTBOX_DELAY_SECONDS = env_int("CODEAI_EVENT_OUTBOX_DELAY_SECONDS", 30)
+# How stale a process's view of "which event types have a subscriber" may be (emit() skips the
+# fan-out for the others); creating or widening a webhook waits this long after commit.
+CODEAI_WEBHOOK_SUBSCRIPTION_CACHE_MS = env_int("CODEAI_WEBHOOK_SUBSCRIPTION_CACHE_MS", 1000)
 CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 CODEAI_WEBHOOK_RETRY_SCHEDULE = env_str(
     "CODEAI_WEBHOOK_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h"

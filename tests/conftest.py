@@ -13,6 +13,15 @@ def bearer(role: str | None, *, ttl: timedelta = timedelta(hours=1), subject: st
     return {"HTTP_AUTHORIZATION": f"Bearer {token_issue(subject=subject, roles=roles, ttl=ttl)}"}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_subscription_snapshot():
+    """Each test starts without a cached view of webhook subscriptions (the database rolls back
+    between tests; the per-process snapshot would not)."""
+    from apps.webhooks.services.subscriptions import subscriptions_changed
+
+    subscriptions_changed(widened=False)
+
+
 @pytest.fixture
 def client() -> APIClient:
     """An unauthenticated client."""

@@ -33,6 +33,7 @@ from codeai.api.exceptions import Conflict
 from ..models import RESPONSE_EXCERPT_BYTES, Delivery, DeliveryAttempt, Webhook
 from ..signing import signed_headers
 from ..ssrf import UnsafeURLError, safe_request
+from .subscriptions import subscription_exists
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def delivery_create_for_event(*, event: Event) -> list[str]:
     (a re-run), the unique (webhook, event) constraint skips it and its id in the result only
     queues a no-op attempt: no re-query on the hot path.
     """
-    if event.type in NOT_FANNED_OUT:
+    if event.type in NOT_FANNED_OUT or not subscription_exists(event_type=event.type):
         return []
     webhooks = [
         webhook

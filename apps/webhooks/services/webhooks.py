@@ -13,6 +13,7 @@ from ..models import Delivery, Webhook
 from ..signing import generate_secret
 from ..ssrf import UnsafeURLError, check_url
 from .deliveries import SOURCE, delivery_attempt, event_payload
+from .subscriptions import subscriptions_changed
 
 
 def _check_target(url: str) -> None:
@@ -40,6 +41,7 @@ def webhook_create(
         headers=headers or {},
         metadata=metadata or {},
     )
+    subscriptions_changed(widened=True)
     return webhook, secret
 
 
@@ -62,8 +64,11 @@ def webhook_update(
         _check_target(url)
         webhook.url = url
         changed.append("url")
+    widened = False
     if events is not None:
-        webhook.events = list(dict.fromkeys(events))
+        events = list(dict.fromkeys(events))
+        widened = not events or bool(webhook.events and set(events) - set(webhook.events))
+        webhook.events = events
         changed.append("events")
     if secret is not None:
         webhook.secret = secret
@@ -78,15 +83,19 @@ def webhook_update(
         if active and not webhook.active:
             webhook.consecutive_failures = 0
             changed.append("consecutive_failures")
+            widened = True
         webhook.active = active
         changed.append("active")
     webhook.save(update_fields=changed)
+    if "events" in changed or "active" in changed:
+        subscriptions_changed(widened=widened and webhook.active)
     return webhook
 
 
 def webhook_delete(*, webhook: Webhook) -> None:
     """Delete the webhook and its delivery history; in-flight attempts are then dropped."""
     webhook.delete()
+    subscriptions_changed(widened=False)
 
 
 def webhook_test(*, webhook: Webhook) -> Delivery:
