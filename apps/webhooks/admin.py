@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from apps.events.catalogue import EVENT_TYPE_NAMES
 from codeai.api.exceptions import ApiError
+from codeai.api.parsers import json_text_problem
 
 from .models import Delivery, DeliveryAttempt, Webhook
 from .serializers import headers_problems
@@ -59,6 +60,9 @@ class WebhookForm(forms.ModelForm):
         metadata = self.cleaned_data["metadata"] or {}
         if not isinstance(metadata, dict):
             raise forms.ValidationError("must be an object")
+        problem = json_text_problem(metadata)
+        if problem:
+            raise forms.ValidationError(problem)
         return metadata
 
     def clean_new_secret(self) -> str:

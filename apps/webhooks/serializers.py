@@ -29,6 +29,7 @@ RESERVED_HEADERS = frozenset(
 MAX_HEADERS = 32
 MAX_HEADER_VALUE = 4096
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WebhookURLField(StrictCharField):
@@ -64,7 +65,11 @@ def headers_problems(headers: dict) -> dict[str, str]:
             problems[name] = "is reserved and cannot be set"
         elif not isinstance(value, str):
             problems[name] = "must be a string"
-        elif len(value) > MAX_HEADER_VALUE or any(ch in value for ch in "\r\n\0"):
+        elif (
+            len(value) > MAX_HEADER_VALUE
+            or any(ch in value for ch in "\r\n\0")
+            or _SURROGATE.search(value)
+        ):
             problems[name] = "must be a valid header value"
     return problems
 

@@ -1,10 +1,9 @@
 """Fixtures for webhook tests: URL policy, webhook rows and polling for the real worker."""
 
-import time
-
 import pytest
 
 from apps.webhooks.services import webhook_create
+from tests import waiting
 
 
 @pytest.fixture
@@ -39,13 +38,6 @@ def wait_for():
     """wait_for(predicate, seconds=30): poll until it returns something truthy, or fail."""
 
     def wait(predicate, seconds: float = 30.0):
-        deadline = time.monotonic() + seconds
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {seconds}s")
-            time.sleep(0.05)
+        return waiting.wait_for(predicate, seconds=seconds, interval=0.05)
 
     return wait

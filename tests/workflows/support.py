@@ -1,20 +1,8 @@
 """Helpers shared by the workflow tests."""
 
-import time
+from tests.waiting import wait_for
 
 FINAL = ("completed", "failed", "canceled")
-
-
-def wait_for(predicate, *, seconds: float = 30, interval: float = 0.02):
-    """Poll until `predicate()` returns something truthy; return it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s")
-        time.sleep(interval)
 
 
 def wait_finished(api, workflow_id: str, *, seconds: float = 30) -> dict:

@@ -282,9 +282,10 @@ def _webhook_disable(webhook: Webhook, *, reason: str) -> None:
     emit(
         type="webhook.disabled",
         source=SOURCE,
+        # No URL: events are readable by viewers and delivered to other receivers, and a URL
+        # can carry a credential (webhook reads are admin-only for that reason).
         data={
             "webhook_id": webhook.id,
-            "url": webhook.url,
             "reason": reason,
             "consecutive_failures": webhook.consecutive_failures,
         },

@@ -104,7 +104,7 @@ def webhook_test(*, webhook: Webhook) -> Delivery:
         event = emit(
             type="webhook.test",
             source=SOURCE,
-            data={"webhook_id": webhook.id, "url": webhook.url},
+            data={"webhook_id": webhook.id},
         )
         delivery = Delivery.objects.create(
             webhook=webhook,
