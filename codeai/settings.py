@@ -353,6 +353,10 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # Even with CODEAI_LOG_LEVEL=DEBUG: these log SQL parameters and template contexts,
+        # which hold webhook secrets and password hashes.
+        "django.db.backends": {"level": "INFO"},
+        "django.template": {"level": "INFO"},
     },
 }
 

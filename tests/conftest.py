@@ -79,3 +79,20 @@ def live_worker(transactional_db):
         shutdown_timeout=30,
     ):
         yield app
+    _join_activity_threads(seconds=10)
+
+
+# Threads the jobs and workflows engines start to run one handler or step on a threads pool.
+_ACTIVITY_THREAD_PREFIXES = ("job-", "workflow-step-")
+
+
+def _join_activity_threads(*, seconds: float) -> None:
+    """Let handler and step threads the worker left behind finish (bounded): one still inside a
+    transaction when the test database is flushed can deadlock the flush on PostgreSQL."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if thread.name.startswith(_ACTIVITY_THREAD_PREFIXES):
+            thread.join(max(0.0, deadline - time.monotonic()))

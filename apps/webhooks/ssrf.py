@@ -17,6 +17,7 @@ import ipaddress
 import re
 import socket
 import threading
+import unicodedata
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
@@ -34,6 +35,8 @@ from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
 
 MAX_URL_LENGTH = 2048
+# Explicit bidirectional formatting characters (embeddings, overrides, isolates).
+_BIDI_CONTROLS = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
 _LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 # NAT64 prefixes carry an IPv4 address in their last 32 bits.
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -114,6 +117,8 @@ def parse_http_url(url: Any):
         raise InvalidURLError()
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url):
         raise InvalidURLError()
+    if any(unicodedata.bidirectional(ch) in _BIDI_CONTROLS for ch in url):
+        raise InvalidURLError()  # displayed reversed: a URL that reads as another one
     try:
         parsed = parse_url(url)
     except LocationParseError:

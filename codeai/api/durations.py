@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+)(ms|d|h|m|s)")
+_PART = re.compile(r"(\d+)(ms|d|h|m|s)", re.ASCII)  # "٣٠s" is not 30 s
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 MAX_DURATION = timedelta(days=365)
 

@@ -101,7 +101,7 @@ def test_submit_unknown_queue_lists_configured_queues(editor):
     assert response.json()["details"] == {"queue": "must be one of: default high-priority low"}
 
 
-@pytest.mark.parametrize("timeout", ["30 minutes", "", "5x", "-5m", 30, "0s"])
+@pytest.mark.parametrize("timeout", ["30 minutes", "", "5x", "-5m", 30, "0s", "\u0663\u0660s"])
 def test_submit_invalid_timeout_is_400(editor, timeout):
     response = submit(editor, {"task_type": "echo", "timeout": timeout})
     assert response.status_code == 400

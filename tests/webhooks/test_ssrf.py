@@ -62,7 +62,15 @@ def test_allow_private_skips_the_address_check(url):
     check_url(url, allow_private=True)
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "http://a b/", "http://x\\@8.8.8.8/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "http://a b/",
+        "http://x\\@8.8.8.8/",
+        "https://example.com/\u202egnp.exe",  # right-to-left override: displays reversed
+    ],
+)
 def test_malformed_urls_are_invalid_even_when_private_is_allowed(url):
     with pytest.raises(InvalidURLError, match="must be a valid URL"):
         check_url(url, allow_private=True)
