@@ -79,7 +79,24 @@ def live_worker(transactional_db):
         shutdown_timeout=30,
     ):
         yield app
+        _wake_to_stop(app)
     _join_activity_threads(seconds=10)
+
+
+def _wake_to_stop(app) -> None:
+    """Ask the worker thread to stop, and end its broker reads early with no-op messages.
+
+    Its loop checks for shutdown between reads, and reads once more after deciding to stop;
+    an idle read only returns after 2 s. A message left unread is a no-op for the next worker.
+    """
+    from celery.worker import state
+
+    state.should_terminate = 0
+    try:
+        for _ in range(2):
+            app.send_task("events.dispatch", args=["evt-none"], ignore_result=True)
+    except Exception:  # the broker is gone (a test stopped it): the 2 s reads will do
+        pass
 
 
 # Threads the jobs and workflows engines start to run one handler or step on a threads pool.
