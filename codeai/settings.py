@@ -312,6 +312,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "jobs-prune": {"task": "jobs.prune", "schedule": 86400.0},
     # workflows entries
     "workflows-sweep": {"task": "workflows.sweep", "schedule": 15.0},
+    "deployments-sweep": {"task": "deployments.sweep", "schedule": 15.0},
 }
 
 # --- Product settings -------------------------------------------------------------------------
@@ -320,6 +321,8 @@ CODEAI_EXEC_ENABLED = env_bool("CODEAI_EXEC_ENABLED", False)
 CODEAI_EXEC_TIMEOUT_SECONDS = env_int("CODEAI_EXEC_TIMEOUT_SECONDS", 30)
 CODEAI_DSL_MAX_STEPS = env_int("CODEAI_DSL_MAX_STEPS", 1_000_000)
 CODEAI_DSL_TIMEOUT_SECONDS = env_int("CODEAI_DSL_TIMEOUT_SECONDS", 60)
+# A pending execution whose message has not run this long is published again (lost message).
+CODEAI_EXECUTION_REQUEUE_AFTER_SECONDS = env_int("CODEAI_EXECUTION_REQUEUE_AFTER_SECONDS", 60)
 CODEAI_RETENTION_DAYS = env_int("CODEAI_RETENTION_DAYS", 90)
 CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("CODEAI_HEALTH_CHECK_TIMEOUT_SECONDS", 3)
 CODEAI_METRICS_TOKEN = env_str("CODEAI_METRICS_TOKEN")  # empty: GET /metrics is disabled

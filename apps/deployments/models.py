@@ -61,9 +61,20 @@ class Execution(models.Model):
     error = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Bookkeeping for the sweep (not in the API): when its message was last published, and
+    # when a worker began running it.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    run_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="execution_open",
+                condition=models.Q(status__in=["pending", "running"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.id

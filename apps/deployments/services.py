@@ -1,10 +1,12 @@
 """Deployments and their executions: every write, status change and event."""
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.configs.models import Config
@@ -124,11 +126,13 @@ def deployment_execute(*, deployment: Deployment, variables: dict[str, Any]) -> 
         locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
         if locked.executions.filter(status__in=Execution.OPEN_STATUSES).exists():
             raise Conflict("an execution is already running", {"deployment_id": str(locked.id)})
+        now = timezone.now()
         execution = Execution.objects.create(
             deployment=locked,
             deployment_ref=locked.id,
             variables=variables,
-            started_at=timezone.now(),
+            started_at=now,
+            enqueued_at=now,
         )
         locked.status = Deployment.Status.RUNNING
         locked.save(update_fields=["status", "updated_at"])
@@ -142,25 +146,30 @@ def deployment_execute(*, deployment: Deployment, variables: dict[str, Any]) -> 
 
 
 def _enqueue_execution(execution_id: str) -> None:
+    """Publish the run message; if the broker is down, the sweep publishes it later."""
     from .tasks import execution_run_task
 
     try:
         execution_run_task.delay(execution_id)
     except Exception:
-        logger.exception("execution not enqueued", extra={"execution": execution_id})
+        logger.warning(
+            "execution not enqueued; the sweep will retry", extra={"execution": execution_id}
+        )
 
 
 def execution_run(*, execution_id: str) -> Execution | None:
-    """Run the program on this worker; idempotent against the row (a finished one is left alone)."""
+    """Run the program on this worker, once: only a pending execution is claimed, so a
+    duplicate or redelivered message does nothing (a lost run is failed by the sweep)."""
     from apps.dsl.compiler import parse
     from apps.dsl.interpreter import run
 
     with transaction.atomic():
         execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
-        if execution is None or execution.status not in Execution.OPEN_STATUSES:
+        if execution is None or execution.status != Execution.Status.PENDING:
             return execution
         execution.status = Execution.Status.RUNNING
-        execution.save(update_fields=["status"])
+        execution.run_started_at = timezone.now()
+        execution.save(update_fields=["status", "run_started_at"])
         emit(
             type="execution.started",
             source=SOURCE,
@@ -227,15 +236,26 @@ def _register_declared_jobs(execution: Execution, deployment: Deployment, jobs: 
     jobs_replace_recurring_for_owner(owner=deployment_job_owner(deployment.id), recurring=recurring)
 
 
-def _execution_finish(execution: Execution, *, exit_code: int, output: str, error: str):
+def _execution_finish(
+    execution: Execution, *, exit_code: int, output: str, error: str
+) -> Execution | None:
+    """Record a running execution's outcome; a run the sweep already declared lost keeps that
+    verdict (the late outcome is discarded and the row returned as it is)."""
     succeeded = exit_code == 0
+    outcome = {
+        "status": Execution.Status.COMPLETED if succeeded else Execution.Status.FAILED,
+        "exit_code": exit_code,
+        "output": output,
+        "error": error,
+        "completed_at": timezone.now(),
+    }
     with transaction.atomic():
-        execution.status = Execution.Status.COMPLETED if succeeded else Execution.Status.FAILED
-        execution.exit_code = exit_code
-        execution.output = output
-        execution.error = error
-        execution.completed_at = timezone.now()
-        execution.save(update_fields=["status", "exit_code", "output", "error", "completed_at"])
+        running = Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING)
+        if not running.update(**outcome):
+            logger.info("execution outcome discarded", extra={"execution": execution.pk})
+            return Execution.objects.filter(pk=execution.pk).first()
+        for name, value in outcome.items():
+            setattr(execution, name, value)
         if execution.deployment_id:
             Deployment.objects.filter(pk=execution.deployment_id).update(
                 status=Deployment.Status.COMPLETE if succeeded else Deployment.Status.FAILED,
@@ -252,3 +272,44 @@ def _execution_finish(execution: Execution, *, exit_code: int, output: str, erro
             },
         )
     return execution
+
+
+def _execution_deadline_seconds() -> int:
+    """How long a running execution may take before the sweep declares its worker lost: the
+    interpreter's own limits, plus a margin for the database work around them."""
+    return settings.CODEAI_DSL_TIMEOUT_SECONDS + settings.CODEAI_EXEC_TIMEOUT_SECONDS + 60
+
+
+def executions_sweep(*, limit: int = 200) -> dict[str, int]:
+    """Beat: publish again pending executions whose message was lost (broker restarted, worker
+    killed holding it), and fail running ones past every time limit (their worker died)."""
+    now = timezone.now()
+    requeue_before = now - timedelta(seconds=settings.CODEAI_EXECUTION_REQUEUE_AFTER_SECONDS)
+    republished = 0
+    # Rows from before these columns existed count from their creation (`started_at`).
+    stale = Q(enqueued_at__lt=requeue_before) | Q(
+        enqueued_at__isnull=True, started_at__lt=requeue_before
+    )
+    for execution_id, enqueued_at in Execution.objects.filter(
+        stale, status=Execution.Status.PENDING
+    ).values_list("id", "enqueued_at")[:limit]:
+        # Conditional, so two sweeps never publish the same execution twice.
+        if Execution.objects.filter(
+            pk=execution_id, status=Execution.Status.PENDING, enqueued_at=enqueued_at
+        ).update(enqueued_at=now):
+            _enqueue_execution(execution_id)
+            republished += 1
+    deadline = _execution_deadline_seconds()
+    lost = 0
+    lost_before = now - timedelta(seconds=deadline)
+    overdue = Q(run_started_at__lt=lost_before) | Q(
+        run_started_at__isnull=True, started_at__lt=lost_before
+    )
+    for execution in Execution.objects.filter(overdue, status=Execution.Status.RUNNING)[:limit]:
+        error = f"worker lost: the execution did not finish within {deadline}s"
+        finished = _execution_finish(execution, exit_code=1, output=execution.output, error=error)
+        lost += finished is not None and finished.error == error
+    counts = {"republished": republished, "lost": lost}
+    if any(counts.values()):
+        logger.info("executions sweep", extra=counts)
+    return counts
