@@ -1,7 +1,7 @@
 """Webhook delivery throughput and event→delivery latency, against raw requests.post.
 
     .venv/bin/python bench/webhooks.py [--events 2000] [--rate 50] [--seconds 20]
-                                       [--pool threads] [--concurrency 8]
+                                       [--pool prefork] [--concurrency 4]
 
 One Celery worker process (its own pool and concurrency) delivers to a local receiver
 (ThreadingHTTPServer, HTTP/1.1 keep-alive, answers 200). Defaults: PostgreSQL database
@@ -122,8 +122,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--pool", default="threads")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pool", default="prefork")
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
     ensure_database()
