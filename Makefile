@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 export PORT
 
-.PHONY: run test lint format install install-dev migrate schema bench bench-dsl bench-events bench-webhooks bench-jobs bench-workflows clean
+.PHONY: run test lint format install install-dev migrate schema bench bench-dsl bench-events bench-webhooks bench-jobs bench-workflows soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ bench-events bench-webhooks bench-jobs bench-workflows: bench-%: install-dev
 	$(BIN)/python bench/$*.py
 
 bench: bench-dsl bench-events bench-webhooks bench-jobs bench-workflows
+
+## soak: web, two workers and beat under a mixed API load for DURATION seconds, then a
+## reconciliation of every job, run, execution, event and delivery (docs/reliability.md).
+## FAULTS=1 also restarts this machine's Redis and PostgreSQL, kills a worker and fails the
+## webhook receiver. Needs PostgreSQL and Redis on 127.0.0.1 (database codeai_soak, Redis db 5).
+DURATION ?= 300
+soak: install-dev
+	$(BIN)/python bench/soak.py --duration $(DURATION) $(if $(filter 1 true yes,$(FAULTS)),--faults) $(SOAK_ARGS)
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache
