@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -97,6 +98,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         payload, code = _body("too many requests", {"retry_after": exc.wait}), 429
     elif isinstance(exc, exceptions.APIException):
         payload, code = _body(str(exc.detail)), exc.status_code
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting, unreachable or locked: not the client's fault, and worth
+        # a retry. Logged without the driver's message, which can quote SQL and its values.
+        logger.warning("database unavailable", extra={"error": type(exc).__name__})
+        payload = _body("service unavailable: the database is not reachable; retry shortly")
+        code = 503
+        headers["Retry-After"] = "1"
     else:
         return None
 
