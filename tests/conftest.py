@@ -61,6 +61,18 @@ def api_key_client(db):
 
 
 @pytest.fixture
+def operator(db):
+    """A browser logged in to the Django admin as a superuser."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
+@pytest.fixture
 def live_worker(transactional_db):
     """A real Celery worker (in a thread) consuming every configured queue on the real broker.
 

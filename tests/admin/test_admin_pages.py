@@ -9,16 +9,6 @@ def _registered():
     return sorted((model._meta.app_label, model._meta.model_name) for model in admin.site._registry)
 
 
-@pytest.fixture
-def operator(db) -> Client:
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    browser = Client()
-    browser.force_login(user)
-    return browser
-
-
 @pytest.mark.parametrize(("app_label", "model_name"), _registered())
 def test_changelist_renders(operator, app_label, model_name):
     response = operator.get(f"/admin/{app_label}/{model_name}/")

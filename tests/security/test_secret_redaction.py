@@ -40,7 +40,7 @@ from apps.webhooks.signing import signature
 from codeai.api.logging import JSONFormatter
 from tests.waiting import wait_for
 
-from ..conftest import bearer
+from ..conftest import _client_with, bearer
 from .test_auth_matrix import OPERATIONS
 from .test_bad_input import _query_names
 
@@ -227,28 +227,12 @@ def admin_texts(browser: Client, *, skip: tuple[str, ...] = ()) -> list[tuple[st
     return texts
 
 
-@pytest.fixture
-def operator(db) -> Client:
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
-    browser = Client()
-    browser.force_login(user)
-    return browser
-
-
 # --- clients, settings and a receiver ------------------------------------------------------------
-
-
-def _api(headers: dict) -> APIClient:
-    api = APIClient()
-    api.credentials(**headers)
-    return api
 
 
 @pytest.fixture
 def admin_api(db) -> APIClient:
-    return _api(bearer("admin"))
+    return _client_with(bearer("admin"))
 
 
 @pytest.fixture
@@ -312,7 +296,7 @@ def webhook_world(admin_api, local_targets, receiver, header_credential):
     for webhook_id in (generated_id, plain_id, gone_id):
         assert admin_api.post(f"/webhooks/{webhook_id}/test").status_code == 200
     # A real event for every webhook; on_commit does not run under `db`, so attempt by hand.
-    editor = _api(bearer("editor"))
+    editor = _client_with(bearer("editor"))
     assert editor.post("/configs", {"name": "c", "content": ""}, format="json").status_code == 201
     for delivery in Delivery.objects.filter(is_test=False, attempts=0):
         delivery_attempt(delivery_id=delivery.id)
@@ -424,7 +408,7 @@ def test_viewers_cannot_read_a_webhook_url_through_events(admin_api, local_targe
     token = new_secret("url-token")
     webhook_id, _ = create_webhook(admin_api, receiver.url_for("/hook") + f"?token={token}")
     assert admin_api.post(f"/webhooks/{webhook_id}/test").status_code == 200
-    assert_nowhere(api_texts(_api(bearer("viewer"))), token)
+    assert_nowhere(api_texts(_client_with(bearer("viewer"))), token)
 
 
 def test_no_admin_page_shows_a_webhook_secret(operator, webhook_world):
@@ -510,7 +494,7 @@ def test_a_webhook_body_the_database_cannot_store_is_refused_without_logging_sec
 def test_deliveries_by_the_worker_log_no_secret(
     transactional_db, live_worker, local_targets, receiver, header_credential, logs
 ):
-    admin_api, editor = _api(bearer("admin")), _api(bearer("editor"))
+    admin_api, editor = _client_with(bearer("admin")), _client_with(bearer("editor"))
     headers = {"Authorization": f"Bearer {header_credential}"}
     ok_id, ok_secret = create_webhook(admin_api, receiver.url_for("/hook"), headers=headers)
     plain = new_secret("plain")
@@ -541,7 +525,7 @@ def test_an_api_key_made_in_the_admin_is_shown_once_then_nowhere(operator, logs)
     message = next(str(m) for m in response.context["messages"] if "cai_" in str(m))
     raw_key = message.rsplit(" ", 1)[-1]
     stored = ApiKey.objects.get(name="from-admin")
-    used = _api({"HTTP_X_API_KEY": raw_key})
+    used = _client_with({"HTTP_X_API_KEY": raw_key})
     assert used.post("/configs", {"name": "k", "content": ""}, format="json").status_code == 201
     texts = admin_texts(operator) + api_texts(used)
     assert_nowhere(texts, key_secret(raw_key), stored.key_hash)
@@ -552,7 +536,7 @@ def test_an_api_key_made_by_the_command_is_printed_once_then_nowhere(admin_api, 
     out = StringIO()
     call_command("create_api_key", "--name", "cli", "--role", "viewer", stdout=out)
     raw_key = re.search(r"cai_[0-9a-f]{12}_\S+", out.getvalue()).group(0)
-    used = _api({"HTTP_X_API_KEY": raw_key})
+    used = _client_with({"HTTP_X_API_KEY": raw_key})
     texts = api_texts(used) + api_texts(admin_api) + admin_texts(operator)
     assert_nowhere(texts, key_secret(raw_key))
     logs.assert_clean(key_secret(raw_key))
@@ -580,7 +564,7 @@ def test_failed_credentials_are_not_logged_or_echoed(db, settings, logs):
     answers = []
     for headers in attempts:
         for method, url in (("get", "/jobs"), ("post", "/jobs"), ("get", "/webhooks")):
-            response = getattr(_api(headers), method)(url, {}, format="json")
+            response = getattr(_client_with(headers), method)(url, {}, format="json")
             assert response.status_code == 401, (headers, response.content)
             answers.append((f"{method} {url}", response.content.decode()))
     keys = [revoked_key, tampered_key, unknown_key, good_key]
@@ -593,7 +577,7 @@ def test_a_jwt_and_its_signing_key_are_in_no_answer_or_log(db, settings, logs, o
     settings.CODEAI_JWT_SIGNING_KEY = new_secret("signing-key")
     headers = bearer("admin", subject="jwt-user")
     token = headers["HTTP_AUTHORIZATION"].split()[1]
-    api = _api(headers)
+    api = _client_with(headers)
     assert api.post("/configs", {"name": "j", "content": ""}, format="json").status_code == 201
     assert api.post("/jobs", {"task_type": "echo"}, format="json").status_code == 201
     texts = api_texts(api) + admin_texts(operator)
@@ -703,14 +687,14 @@ def test_the_llm_api_key_goes_only_to_the_provider(
     transactional_db, live_worker, httpserver, llm_key, logs, provider_status, outcome
 ):
     provider = FakeProvider(httpserver, status=provider_status)
-    editor = _api(bearer("editor"))
+    editor = _client_with(bearer("editor"))
     assert _run_llm_work(editor) == (outcome, outcome)
     assert provider.authorizations and set(provider.authorizations) == {f"Bearer {llm_key}"}
     from django.contrib.auth import get_user_model
 
     browser = Client()
     browser.force_login(get_user_model().objects.create_superuser("o", "o@example.com", "pw"))
-    assert_nowhere(api_texts(_api(bearer("admin"))) + admin_texts(browser), llm_key)
+    assert_nowhere(api_texts(_client_with(bearer("admin"))) + admin_texts(browser), llm_key)
     logs.assert_heard_the_worker()
     logs.assert_clean(llm_key)
 
@@ -720,7 +704,7 @@ def test_http_request_job_header_credentials_are_only_in_the_job_payload(
     transactional_db, live_worker, local_targets, httpserver, header_credential, logs
 ):
     httpserver.expect_request("/private").respond_with_data("who are you?", status=401)
-    editor = _api(bearer("editor"))
+    editor = _client_with(bearer("editor"))
     payload = {
         "url": httpserver.url_for("/private"),
         "headers": {"Authorization": f"Bearer {header_credential}"},
@@ -733,7 +717,7 @@ def test_http_request_job_header_credentials_are_only_in_the_job_payload(
     (request, _), *_ = httpserver.log
     assert request.headers["Authorization"] == f"Bearer {header_credential}"
     assert "401" in job["error"]
-    texts = api_texts(_api(bearer("admin")), skip=("/jobs", "/jobs/{id}"))
+    texts = api_texts(_client_with(bearer("admin")), skip=("/jobs", "/jobs/{id}"))
     texts.append(("job error and result", json.dumps([job["error"], job["result"]])))
     assert_nowhere(texts, header_credential)
     logs.assert_heard_the_worker()
