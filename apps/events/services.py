@@ -2,11 +2,12 @@
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -50,6 +51,50 @@ def emit(
         )
         delivery_enqueue_on_commit(delivery_ids=delivery_create_for_event(event=event))
     return event
+
+
+def emit_returning(
+    *,
+    type: str,
+    source: str,
+    data: str,
+    metadata: str = "'{}'::jsonb",
+    statement: str,
+    params: Sequence[Any],
+    model: type[Model] | None = None,
+) -> list[Any] | None:
+    """emit() in one statement with the change: `statement` (an UPDATE or INSERT … RETURNING)
+    runs, and an event of `type` is written for every row it returns, in the same statement.
+
+    For hot paths (a job's claim and completion): one round trip, atomic on its own or part of
+    the caller's transaction, and no ORM in between. `data` and `metadata` are SQL expressions
+    (jsonb) over the returned columns. The rows come back as `model` instances, or as tuples
+    without a model.
+
+    Returns None when this cannot be one statement, and the caller then takes its ORM path with
+    emit(): the database is not PostgreSQL (only it has data-modifying WITH), or a webhook
+    subscribes to `type` (emit() writes the deliveries).
+    """
+    from apps.webhooks.services import subscription_exists
+
+    if type not in EVENT_TYPE_NAMES:
+        raise ValueError(f"unknown event type {type!r}: add it to apps/events/catalogue.py")
+    if connection.vendor != "postgresql" or subscription_exists(event_type=type):
+        return None
+    now = timezone.now()
+    sql = (
+        f"WITH changed AS ({statement}), emitted AS ("
+        f"INSERT INTO {Event._meta.db_table}"
+        " (id, type, source, timestamp, data, metadata, dispatched_at)"
+        f" SELECT 'evt-' || gen_random_uuid(), %s, %s, %s, {data}, {metadata}, %s FROM changed"
+        ") SELECT * FROM changed"
+    )
+    params = [*params, type, source, now, now]
+    if model is not None:
+        return list(model.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def event_fan_out(*, event_id: str) -> list[str]:

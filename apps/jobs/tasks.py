@@ -1,5 +1,6 @@
 """Celery tasks of the jobs app: each takes ids (or nothing) and calls one service."""
 
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -18,20 +19,45 @@ def _prefork_process_started(**kwargs) -> None:
     mark_pool_enforces_time_limits()
 
 
+# A connection a task finished with less than this long ago is not health-checked (a `SELECT 1`
+# round trip) before the next task: connection pools' "alive bypass window". After longer idle
+# (a database restart is likelier then) the next task checks it first, as Django's request cycle
+# does with CONN_HEALTH_CHECKS.
+HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
+_last_task_ended = float("-inf")
+
+
 @task_prerun.connect
-@task_postrun.connect
 def _recycle_database_connections(task=None, **kwargs) -> None:
-    """Around every task. A prefork process keeps its connections as Django's request cycle
+    """Before every task. A prefork process keeps its connections as Django's request cycle
     does (closed when broken or older than CONN_MAX_AGE); CELERY_DB_REUSE_MAX stops Celery from
     closing them after each task. Other pools (threads come and go) close them, as Celery would."""
     from django.db import close_old_connections, connections
 
     if task is not None and getattr(task.request, "is_eager", False):
         return  # running inside the caller (eager mode): its connection is not ours to close
-    if _prefork_process:
-        close_old_connections()
-    else:
+    if not _prefork_process:
         connections.close_all()
+    elif time.monotonic() - _last_task_ended >= HEALTH_CHECK_AFTER_IDLE_SECONDS:
+        close_old_connections()  # and health-check each before its next use
+
+
+@task_postrun.connect
+def _keep_working_database_connections(task=None, **kwargs) -> None:
+    """After every task: close broken or expired connections; the others just worked."""
+    global _last_task_ended
+    from django.db import close_old_connections, connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    if not _prefork_process:
+        connections.close_all()
+        return
+    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None:
+            connection.health_check_done = True
+    _last_task_ended = time.monotonic()
 
 
 @shared_task(name="jobs.run", bind=True, ignore_result=True)

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from apps.events.services import emit
+from apps.events.services import emit, emit_returning
 from codeai.api.durations import format_duration
 
 from ..models import Job
@@ -63,6 +63,45 @@ def job_event(type: str, job: Job, **data: Any) -> None:
     body.update(data)
     metadata = job.metadata if isinstance(job.metadata, dict) else {}
     emit(type=type, source=SOURCE, data=body, metadata=metadata)
+
+
+# job_event()'s body and metadata as SQL over a jobs_job row, for job_event_with(). Keep them in
+# step with job_event(): the tests compare the events both ways produce.
+JOB_EVENT_COLUMNS = "id, task_type, queue, status, parent_id, owner, metadata, attempts"
+_DATA_SQL = (
+    "jsonb_build_object('job_id', id, 'task_type', task_type, 'queue', queue, 'status', status)"
+    " || CASE WHEN parent_id IS NULL THEN '{}'::jsonb"
+    " ELSE jsonb_build_object('parent_id', parent_id) END"
+    " || CASE WHEN owner = '' THEN '{}'::jsonb ELSE jsonb_build_object('owner', owner) END"
+)
+_WITH_ATTEMPT_SQL = " || jsonb_build_object('attempt', attempts)"
+_METADATA_SQL = "CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata ELSE '{}'::jsonb END"
+
+
+def job_event_with(
+    type: str,
+    *,
+    statement: str,
+    params: list[Any],
+    with_attempt: bool,
+    model: type[Job] | None = None,
+) -> list[Any] | None:
+    """job_event() in one statement with the change (emit_returning): `statement` returns at
+    least JOB_EVENT_COLUMNS of each job it changed. None where that form is not available."""
+    return emit_returning(
+        type=type,
+        source=SOURCE,
+        data=_DATA_SQL + (_WITH_ATTEMPT_SQL if with_attempt else ""),
+        metadata=_METADATA_SQL,
+        statement=statement,
+        params=params,
+        model=model,
+    )
+
+
+def job_columns_sql() -> str:
+    """Every column of jobs_job, quoted, in field order."""
+    return ", ".join(f'"{field.column}"' for field in Job._meta.concrete_fields)
 
 
 def publish(

@@ -7,6 +7,7 @@ row still belongs to that attempt. So a redelivered, duplicated or stale message
 a completed job never runs again, and a cancelled one never starts or records anything.
 """
 
+import functools
 import json
 import os
 import signal
@@ -18,15 +19,18 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..handlers import JobContext, JobError, JobTimeout, PermanentJobError, get_handler
 from ..models import Job
 from .common import (
+    JOB_EVENT_COLUMNS,
     effective_timeout,
+    job_columns_sql,
     job_event,
+    job_event_with,
     logger,
     new_task_id,
     publish,
@@ -184,9 +188,50 @@ def _attempt_failed(job: Job, *, error: str, now: datetime, permanent: bool = Fa
     job_event("job.failed", job, attempt=job.attempts, error=error)
 
 
+@functools.cache
+def _transition_statements() -> tuple[str, str]:
+    """The claim and the completion as one guarded UPDATE each, for emit_returning()."""
+    table = Job._meta.db_table
+    claim = (
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s,"
+        " heartbeat_at = %s, worker = %s, next_run_at = NULL, updated_at = %s"
+        " WHERE id = %s AND task_id = %s AND cron_spec = '' AND status IN (%s, %s, %s)"
+        f" RETURNING {job_columns_sql()}"
+    )
+    complete = (
+        f"UPDATE {table} SET status = %s, result = %s, error = '', completed_at = %s,"
+        " heartbeat_at = NULL, updated_at = %s"
+        " WHERE id = %s AND status = %s AND task_id = %s AND attempts = %s"
+        f" RETURNING {JOB_EVENT_COLUMNS}"
+    )
+    return claim, complete
+
+
 def _claim(*, job_id: str, task_id: str, worker: str) -> Job | None:
     """Start an attempt if this message is the job's current one and the job is runnable."""
     now = timezone.now()
+    # The common case in one statement: this message's job, runnable, becomes running with its
+    # job.started event. Anything else (no one-statement form here, or nothing matched) takes
+    # the locked path, which decides the rare cases: a message not (or no longer) the job's,
+    # and an attempt's own message coming back after its worker was lost.
+    claimed = job_event_with(
+        "job.started",
+        statement=_transition_statements()[0],
+        params=[
+            Job.Status.RUNNING.value,
+            now,
+            now,
+            worker[:255],
+            now,
+            job_id,
+            task_id,
+            *(status.value for status in Job.RUNNABLE_STATUSES),
+        ],
+        with_attempt=True,
+        model=Job,
+    )
+    if claimed:
+        return claimed[0]
     lost_after = timedelta(seconds=float(settings.CODEAI_JOB_LOST_AFTER_SECONDS))
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -301,35 +346,69 @@ def _execute(job: Job, task_id: str) -> Outcome:
     return Outcome(ok=True, result=value)
 
 
-def _finish(*, job: Job, task_id: str, outcome: Outcome) -> Job | None:
-    """Record the attempt's outcome, unless the row moved on (cancelled or taken over)."""
-    attempt = job.attempts
-    mine = Job.objects.filter(
-        pk=job.pk, status=Job.Status.RUNNING, task_id=task_id, attempts=attempt
+def _this_attempt(job: Job, task_id: str):
+    return Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, task_id=task_id, attempts=job.attempts
     )
-    now = timezone.now()
-    with transaction.atomic():
-        if outcome.ok:
-            # One guarded UPDATE: it matches only while the row still belongs to this attempt
-            # (PostgreSQL re-checks the WHERE clause after waiting for a concurrent writer).
-            if mine.update(
+
+
+def _mark_completed(job: Job, result: Any, now: datetime) -> None:
+    job.status, job.result, job.error = Job.Status.COMPLETED, result, ""
+    job.completed_at, job.heartbeat_at, job.updated_at = now, None, now
+
+
+def _complete(*, job: Job, task_id: str, result: Any, now: datetime) -> bool:
+    """Record a successful attempt, only while the row still belongs to it: one guarded UPDATE
+    (PostgreSQL re-checks its WHERE clause after waiting for a concurrent writer) with the
+    job.completed event. False if the row moved on (cancelled or taken over)."""
+    attempt = job.attempts
+    completed = job_event_with(
+        "job.completed",
+        statement=_transition_statements()[1],
+        params=[
+            Job.Status.COMPLETED.value,
+            Job._meta.get_field("result").get_db_prep_save(result, connection),
+            now,
+            now,
+            job.pk,
+            Job.Status.RUNNING.value,
+            task_id,
+            attempt,
+        ],
+        with_attempt=True,
+    )
+    if completed is None:  # no one-statement form here: the same through the ORM
+        with transaction.atomic():
+            completed = _this_attempt(job, task_id).update(
                 status=Job.Status.COMPLETED,
-                result=outcome.result,
+                result=result,
                 error="",
                 completed_at=now,
                 heartbeat_at=None,
                 updated_at=now,
-            ):
-                job.status, job.result, job.error = Job.Status.COMPLETED, outcome.result, ""
-                job.completed_at, job.heartbeat_at, job.updated_at = now, None, now
+            )
+            if completed:
+                _mark_completed(job, result, now)
                 job_event("job.completed", job, attempt=attempt)
-                return job
-        else:
-            locked = mine.select_for_update().first()
+        return bool(completed)
+    if completed:
+        _mark_completed(job, result, now)
+    return bool(completed)
+
+
+def _finish(*, job: Job, task_id: str, outcome: Outcome) -> Job | None:
+    """Record the attempt's outcome, unless the row moved on (cancelled or taken over)."""
+    now = timezone.now()
+    if outcome.ok:
+        if _complete(job=job, task_id=task_id, result=outcome.result, now=now):
+            return job
+    else:
+        with transaction.atomic():
+            locked = _this_attempt(job, task_id).select_for_update().first()
             if locked is not None:
                 _attempt_failed(locked, error=outcome.error, now=now, permanent=outcome.permanent)
                 return locked
-    logger.info("job attempt outcome discarded", extra={"job": job.pk, "attempt": attempt})
+    logger.info("job attempt outcome discarded", extra={"job": job.pk, "attempt": job.attempts})
     return Job.objects.filter(pk=job.pk).first()
 
 

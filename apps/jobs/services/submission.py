@@ -5,13 +5,14 @@ deleting a PeriodicTask instance bumps `PeriodicTasks.last_update` (django-celer
 signals), which is how a running beat's DatabaseScheduler notices the change without a restart.
 """
 
+import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone as django_timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -20,7 +21,16 @@ from codeai.api.exceptions import Conflict, ValidationFailed
 from ..models import Job
 from ..schedules import DEFAULT_TIMEZONE, next_fire_after, parse_cron, slot_at_or_before
 from ..validation import cron_error, job_errors, timezone_error
-from .common import job_event, logger, new_task_id, publish_on_commit, rfc3339
+from .common import (
+    JOB_EVENT_COLUMNS,
+    job_columns_sql,
+    job_event,
+    job_event_with,
+    logger,
+    new_task_id,
+    publish_on_commit,
+    rfc3339,
+)
 
 FIRE_TASK = "jobs.fire"
 # A firing this close before its cron slot (beat's clock ahead of ours) still counts for it.
@@ -86,13 +96,41 @@ def job_create(
         metadata=metadata,
         owner=owner,
     )
+    job.status = Job.Status.PENDING
+    job.enqueued_at = django_timezone.now()
+    if _insert_in_one_statement(job, event_type="job.enqueued"):
+        publish_on_commit(job)  # at once, unless the caller has a transaction open
+        return job
     with transaction.atomic():
-        job.status = Job.Status.PENDING
-        job.enqueued_at = django_timezone.now()
         job.save(force_insert=True)
         publish_on_commit(job)  # first: on-commit callbacks run in order, the job goes out first
         job_event("job.enqueued", job)
     return job
+
+
+@functools.cache
+def _insert_statement() -> str:
+    placeholders = ", ".join(["%s"] * len(Job._meta.concrete_fields))
+    return (
+        f"INSERT INTO {Job._meta.db_table} ({job_columns_sql()}) VALUES ({placeholders})"
+        f" RETURNING {JOB_EVENT_COLUMNS}"
+    )
+
+
+def _insert_in_one_statement(job: Job, *, event_type: str) -> bool:
+    """Insert the job with its event in one statement (emit_returning); False where that form
+    is not available, and nothing was written."""
+    values = [
+        field.get_db_prep_save(field.pre_save(job, True), connection)
+        for field in Job._meta.concrete_fields
+    ]
+    inserted = job_event_with(
+        event_type, statement=_insert_statement(), params=values, with_attempt=False
+    )
+    if inserted is None:
+        return False
+    job._state.adding = False
+    return True
 
 
 def job_schedule(

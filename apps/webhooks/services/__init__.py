@@ -11,6 +11,7 @@ from .deliveries import (
     event_payload,
     retry_schedule,
 )
+from .subscriptions import subscription_exists
 from .webhooks import webhook_create, webhook_delete, webhook_test, webhook_update
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "delivery_retry",
     "event_payload",
     "retry_schedule",
+    "subscription_exists",
     "webhook_create",
     "webhook_delete",
     "webhook_test",
