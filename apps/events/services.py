@@ -61,15 +61,17 @@ def emit_returning(
     metadata: str = "'{}'::jsonb",
     statement: str,
     params: Sequence[Any],
+    also: Sequence[tuple[str, Sequence[Any]]] = (),
     model: type[Model] | None = None,
 ) -> list[Any] | None:
     """emit() in one statement with the change: `statement` (an UPDATE or INSERT … RETURNING)
     runs, and an event of `type` is written for every row it returns, in the same statement.
 
-    For hot paths (a job's claim and completion): one round trip, atomic on its own or part of
-    the caller's transaction, and no ORM in between. `data` and `metadata` are SQL expressions
-    (jsonb) over the returned columns. The rows come back as `model` instances, or as tuples
-    without a model.
+    For hot paths (a job's submission, claim and completion; a webhook delivery's success): one
+    round trip, atomic on its own or part of the caller's transaction, and no ORM in between.
+    `data` and `metadata` are SQL expressions (jsonb) over the returned columns. `also` adds
+    more writes to the statement, as (sql, params), each able to read the returned rows from
+    `changed`. The rows come back as `model` instances, or as tuples without a model.
 
     Returns None when this cannot be one statement, and the caller then takes its ORM path with
     emit(): the database is not PostgreSQL (only it has data-modifying WITH), or a webhook
@@ -82,14 +84,16 @@ def emit_returning(
     if connection.vendor != "postgresql" or subscription_exists(event_type=type):
         return None
     now = timezone.now()
+    steps = "".join(f", also_{index} AS ({sql})" for index, (sql, _) in enumerate(also))
     sql = (
-        f"WITH changed AS ({statement}), emitted AS ("
+        f"WITH changed AS ({statement}){steps}, emitted AS ("
         f"INSERT INTO {Event._meta.db_table}"
         " (id, type, source, timestamp, data, metadata, dispatched_at)"
         f" SELECT 'evt-' || gen_random_uuid(), %s, %s, %s, {data}, {metadata}, %s FROM changed"
         ") SELECT * FROM changed"
     )
-    params = [*params, type, source, now, now]
+    params = [*params, *(value for _, values in also for value in values)]
+    params += [type, source, now, now]
     if model is not None:
         return list(model.objects.raw(sql, params))
     with connection.cursor() as cursor:

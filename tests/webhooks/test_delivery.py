@@ -432,3 +432,49 @@ def test_a_body_that_stalls_after_a_2xx_status_still_succeeds(
     release.set()
     wait_for(lambda: httpserver.log)
     assert (delivery.success, delivery.status_code, delivery.response_body) == (True, 202, "")
+
+
+def _deliver_once(webhook: Webhook, delivery_for) -> tuple[Delivery, DeliveryAttempt, Event]:
+    delivery = delivery_attempt(delivery_id=delivery_for(webhook).id)
+    return (
+        Delivery.objects.get(pk=delivery.pk),
+        DeliveryAttempt.objects.get(delivery=delivery),
+        Event.objects.get(type="webhook.triggered", data__delivery_id=delivery.id),
+    )
+
+
+def test_a_success_is_recorded_alike_with_or_without_a_webhook_triggered_subscriber(
+    make_webhook, delivery_for, httpserver
+):
+    # Without a subscriber to webhook.triggered, PostgreSQL records a success in one statement
+    # (emit_returning); with one, through the ORM and emit(), which also writes its delivery.
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    url = httpserver.url_for("/hook")
+    webhook = make_webhook(url, events=["job.completed"])
+    recorded = []
+    for watcher_events in (None, ["webhook.triggered"]):
+        if watcher_events:
+            watcher = make_webhook(httpserver.url_for("/watch"), events=watcher_events)
+        Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=2, last_delivery_at=None)
+        stored, attempt, triggered = _deliver_once(webhook, delivery_for)
+        webhook.refresh_from_db()
+        recorded.append(
+            (
+                (stored.status, stored.status_code, stored.response_body, stored.error),
+                (stored.claimed_until, stored.delivered_at is not None),
+                (attempt.number, attempt.url, attempt.status_code, attempt.response_body),
+                {**triggered.data, "delivery_id": "-", "event_id": "-"},
+                (triggered.source, triggered.metadata),
+                (webhook.consecutive_failures, webhook.last_delivery_at is not None),
+            )
+        )
+    assert recorded[0] == recorded[1]
+    assert recorded[0][3] == {
+        "webhook_id": webhook.id,
+        "delivery_id": "-",
+        "event_id": "-",
+        "event_type": "job.completed",
+        "status_code": 200,
+        "attempts": 1,
+    }
+    assert Delivery.objects.filter(webhook=watcher, event_type="webhook.triggered").count() == 1

@@ -7,6 +7,7 @@ redelivered Celery message nor a concurrent worker can send a delivery that alre
 or run two attempts of one delivery at once.
 """
 
+import functools
 import json
 import logging
 import random
@@ -21,12 +22,12 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.events.models import Event
-from apps.events.services import emit
+from apps.events.services import emit, emit_returning
 from codeai.api.durations import parse_duration
 from codeai.api.exceptions import Conflict
 
@@ -174,9 +175,46 @@ class _Outcome:
     response_body: str
 
 
+@functools.cache
+def _claim_statement() -> str:
+    """The usual claim as one UPDATE (PostgreSQL): the delivery row is locked by the update
+    itself, and the webhook's URL, secret and headers come back with it."""
+    columns = ", ".join(f'd."{field.column}"' for field in Delivery._meta.concrete_fields)
+    return (
+        f"UPDATE {Delivery._meta.db_table} AS d SET attempts = d.attempts + 1, url = w.url,"
+        " claimed_until = %s, updated_at = %s"
+        f" FROM {Webhook._meta.db_table} AS w"
+        " WHERE d.id = %s AND w.id = d.webhook_id AND d.status IN (%s, %s)"
+        " AND (d.claimed_until IS NULL OR d.claimed_until <= %s)"
+        " AND (d.next_retry_at IS NULL OR d.next_retry_at <= %s)"
+        " AND (w.active OR d.is_test)"
+        f" RETURNING {columns}, w.secret AS webhook_secret, w.headers::text AS webhook_headers"
+    )
+
+
 def _delivery_claim(delivery_id: str) -> _Claim | None:
     """Start an attempt if the delivery is open, due and not being sent by another worker."""
     now = timezone.now()
+    claimed_until = now + timedelta(seconds=settings.CODEAI_WEBHOOK_TIMEOUT_SECONDS) + CLAIM_MARGIN
+    if connection.vendor == "postgresql":
+        params = [
+            claimed_until,
+            now,
+            delivery_id,
+            *(status.value for status in Delivery.OPEN_STATUSES),
+            now,
+            now + DUE_TOLERANCE,
+        ]
+        claimed = list(Delivery.objects.raw(_claim_statement(), params))
+        if claimed:
+            delivery = claimed[0]
+            return _Claim(
+                delivery=delivery,
+                url=delivery.url,
+                secret=delivery.webhook_secret,
+                headers=json.loads(delivery.webhook_headers),
+            )
+        # Nothing matched: the locked path below tells why (and fails a disabled one's).
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -199,9 +237,7 @@ def _delivery_claim(delivery_id: str) -> _Claim | None:
             return None
         delivery.attempts += 1
         delivery.url = webhook.url
-        delivery.claimed_until = (
-            now + timedelta(seconds=settings.CODEAI_WEBHOOK_TIMEOUT_SECONDS) + CLAIM_MARGIN
-        )
+        delivery.claimed_until = claimed_until
         delivery.save(update_fields=["attempts", "url", "claimed_until", "updated_at"])
         return _Claim(
             delivery=delivery,
@@ -320,6 +356,55 @@ def _webhook_touch(webhook_id: str, *, now: datetime, reset_failures: bool) -> N
     Webhook.objects.filter(stale, pk=webhook_id).update(**changes)
 
 
+def _record_success_in_one_statement(
+    claim: _Claim, outcome: _Outcome, now: datetime
+) -> bool | None:
+    """The usual outcome, a success, as one statement: the delivery, its attempt row, the
+    webhook's touch and the `webhook.triggered` event (emit_returning). False if the delivery
+    is gone; None where that form is not available."""
+    delivery = claim.delivery
+    recorded = emit_returning(
+        type="webhook.triggered",
+        source=SOURCE,
+        data=(
+            "jsonb_build_object('webhook_id', webhook_id, 'delivery_id', id,"
+            " 'event_id', event_ref, 'event_type', event_type, 'status_code', status_code,"
+            " 'attempts', attempts)"
+        ),
+        statement=(
+            f"UPDATE {Delivery._meta.db_table} SET status = %s, status_code = %s,"
+            " duration_ms = %s, error = '', response_body = %s, claimed_until = NULL,"
+            " next_retry_at = NULL, delivered_at = %s, updated_at = %s WHERE id = %s"
+            " RETURNING id, webhook_id, event_ref, event_type, attempts, status_code"
+        ),
+        params=[
+            Delivery.Status.SUCCEEDED.value,
+            outcome.status_code,
+            outcome.duration_ms,
+            outcome.response_body,
+            now,
+            now,
+            delivery.pk,
+        ],
+        also=[
+            (
+                f"INSERT INTO {DeliveryAttempt._meta.db_table} (delivery_id, number, url,"
+                " status_code, duration_ms, error, response_body, created_at)"
+                " SELECT id, attempts, %s, status_code, %s, '', %s, %s FROM changed",
+                [claim.url, outcome.duration_ms, outcome.response_body, now],
+            ),
+            (  # as _webhook_touch(reset_failures=True)
+                f"UPDATE {Webhook._meta.db_table} SET last_delivery_at = %s,"
+                " consecutive_failures = 0 WHERE id IN (SELECT webhook_id FROM changed)"
+                " AND (last_delivery_at IS NULL OR last_delivery_at < %s"
+                " OR consecutive_failures > 0)",
+                [now, now - LAST_DELIVERY_STEP],
+            ),
+        ],
+    )
+    return None if recorded is None else bool(recorded)
+
+
 def _delivery_record(claim: _Claim, outcome: _Outcome) -> Delivery | None:
     """Store the attempt and its consequences; the claim's lease makes this the only writer."""
     delivery = claim.delivery
@@ -347,6 +432,11 @@ def _delivery_record(claim: _Claim, outcome: _Outcome) -> Delivery | None:
             delivery.next_retry_at = now + timedelta(seconds=retry_in)
         else:
             delivery.status = Delivery.Status.FAILED
+    succeeded = delivery.status == Delivery.Status.SUCCEEDED
+    if succeeded and not delivery.is_test and not delivery.event_type.startswith("webhook."):
+        recorded = _record_success_in_one_statement(claim, outcome, now)
+        if recorded is not None:
+            return delivery if recorded else None
     with transaction.atomic():
         updated = Delivery.objects.filter(pk=delivery.pk).update(
             status=delivery.status,
@@ -371,7 +461,6 @@ def _delivery_record(claim: _Claim, outcome: _Outcome) -> Delivery | None:
             response_body=outcome.response_body,
             created_at=now,
         )
-        succeeded = delivery.status == Delivery.Status.SUCCEEDED
         if succeeded and not delivery.event_type.startswith("webhook."):
             emit(
                 type="webhook.triggered",
