@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_process_init
+from django.db import InterfaceError, OperationalError
 
 _prefork_process = False
 
@@ -60,7 +61,18 @@ def _keep_working_database_connections(task=None, **kwargs) -> None:
     _last_task_ended = time.monotonic()
 
 
-@shared_task(name="jobs.run", bind=True, ignore_result=True)
+# The database unreachable (a restart, a failover): the same message again within seconds, rather
+# than the sweep re-publishing the job CODEAI_JOB_REQUEUE_AFTER_SECONDS later. Backoff 1, 2, 4 …
+# 30 s with jitter, for about five minutes.
+@shared_task(
+    name="jobs.run",
+    bind=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=14,
+)
 def job_run_task(self, job_id: str) -> None:
     """One attempt of one job; does nothing unless this message is the job's current one."""
     from .services import job_run
