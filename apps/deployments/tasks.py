@@ -1,7 +1,11 @@
 from celery import shared_task
 
+from codeai.celery import RETRY_WHILE_DATABASE_UNREACHABLE
 
-@shared_task(name="deployments.execution_run", ignore_result=True)
+
+@shared_task(
+    name="deployments.execution_run", ignore_result=True, **RETRY_WHILE_DATABASE_UNREACHABLE
+)
 def execution_run_task(execution_id: str) -> None:
     from .services import execution_run
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_process_init
-from django.db import InterfaceError, OperationalError
+
+from codeai.celery import RETRY_WHILE_DATABASE_UNREACHABLE
 
 _prefork_process = False
 
@@ -61,18 +62,7 @@ def _keep_working_database_connections(task=None, **kwargs) -> None:
     _last_task_ended = time.monotonic()
 
 
-# The database unreachable (a restart, a failover): the same message again within seconds, rather
-# than the sweep re-publishing the job CODEAI_JOB_REQUEUE_AFTER_SECONDS later. Backoff 1, 2, 4 …
-# 30 s with jitter, for about five minutes.
-@shared_task(
-    name="jobs.run",
-    bind=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    max_retries=14,
-)
+@shared_task(name="jobs.run", bind=True, ignore_result=True, **RETRY_WHILE_DATABASE_UNREACHABLE)
 def job_run_task(self, job_id: str) -> None:
     """One attempt of one job; does nothing unless this message is the job's current one."""
     from .services import job_run

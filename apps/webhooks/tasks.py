@@ -4,8 +4,10 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from codeai.celery import RETRY_WHILE_DATABASE_UNREACHABLE
 
-@shared_task(name="webhooks.deliver", ignore_result=True)
+
+@shared_task(name="webhooks.deliver", ignore_result=True, **RETRY_WHILE_DATABASE_UNREACHABLE)
 def delivery_send(delivery_id: str) -> None:
     """One attempt of one delivery (a no-op unless it is open, due and unclaimed)."""
     from .services import delivery_attempt
