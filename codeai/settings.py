@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "codeai.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "codeai.urls"

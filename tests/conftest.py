@@ -73,6 +73,20 @@ def operator(db):
 
 
 @pytest.fixture
+def database_down(monkeypatch):
+    """Every query fails the way it does while PostgreSQL restarts."""
+    from django.db import OperationalError
+    from django.db.backends import utils
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    with monkeypatch.context() as patch:  # undone before the test database is cleaned up
+        patch.setattr(utils.CursorWrapper, "execute", refuse)
+        yield
+
+
+@pytest.fixture
 def live_worker(transactional_db):
     """A real Celery worker (in a thread) consuming every configured queue on the real broker.
 

@@ -6,6 +6,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apps.health.metrics import record_request
@@ -71,3 +72,28 @@ class BodySizeLimitMiddleware:
                 {"error": "request body too large", "details": {"max_bytes": limit}}, status=413
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A database outage (restart, failover) answers 503 with Retry-After on every page, the admin
+    included, rather than 500. The API's exception handler already answers it in the JSON error
+    format; this covers the views outside DRF."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        # Without the driver's message, which can quote SQL and its values.
+        logger.warning("database unavailable", extra={"error": type(exception).__name__})
+        response = HttpResponse(
+            "Service unavailable: the database is not reachable; retry shortly.\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = "1"
+        return response

@@ -67,3 +67,12 @@ def test_deployment_with_a_running_execution_cannot_be_deleted_in_the_admin(oper
     )
     assert response.status_code == 403
     assert Deployment.objects.filter(pk=deployment.pk).exists()
+
+
+def test_an_admin_page_while_the_database_is_unreachable_is_a_503(operator, database_down):
+    response = operator.get("/admin/jobs/job/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.content == (
+        b"Service unavailable: the database is not reachable; retry shortly.\n"
+    )

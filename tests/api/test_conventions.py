@@ -114,20 +114,6 @@ def test_nul_byte_in_string_is_400(editor):
     assert response.json()["details"] == {"name": "must not contain NUL characters"}
 
 
-@pytest.fixture
-def database_down(monkeypatch):
-    """Every query fails the way it does while PostgreSQL restarts."""
-    from django.db import OperationalError
-    from django.db.backends import utils
-
-    def refuse(*args, **kwargs):
-        raise OperationalError("terminating connection due to administrator command")
-
-    with monkeypatch.context() as patch:  # undone before the test database is cleaned up
-        patch.setattr(utils.CursorWrapper, "execute", refuse)
-        yield
-
-
 def test_an_unreachable_database_is_a_503_with_retry_after(viewer, database_down):
     response = viewer.get("/deployments")
     assert response.status_code == 503
