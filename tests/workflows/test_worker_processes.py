@@ -33,7 +33,7 @@ def queue(settings) -> str:
 def workers(tmp_path, llm):
     started: list[WorkerProcess] = []
 
-    def start(queue: str) -> WorkerProcess:
+    def start(queue: str, cancel_poll_seconds: float = 0.1) -> WorkerProcess:
         worker = WorkerProcess(
             queue,
             tmp_path / "workers.log",
@@ -42,7 +42,7 @@ def workers(tmp_path, llm):
                 "CODEAI_WORKFLOW_QUEUE": queue,
                 "CODEAI_LLM_BASE_URL": llm.base_url,
                 "CODEAI_LLM_MAX_RETRIES": "0",
-                "CODEAI_WORKFLOW_CANCEL_POLL_SECONDS": "0.1",
+                "CODEAI_WORKFLOW_CANCEL_POLL_SECONDS": str(cancel_poll_seconds),
             },
         )
         started.append(worker)
@@ -111,3 +111,41 @@ def test_a_run_whose_worker_is_killed_mid_step_is_resumed_by_another_worker(work
     wait_for(lambda: WorkflowRun.objects.get(workflow_id="wf-after").status == "completed")
     assert WorkflowStep.objects.get(pk=first.pk).attempts == 1
     assert run.history.order_by("-event_id").first().event_id == last_event
+
+
+def test_cancel_interrupts_a_running_step_without_killing_the_pool_process(workers, queue, llm):
+    from codeai.celery import app
+
+    def pool_processes() -> list[int]:
+        stats = app.control.inspect([worker.hostname], timeout=5).stats()
+        return stats[worker.hostname]["pool"]["processes"]
+
+    llm.slow["slow"] = 30
+    # A poll slower than the test: only the revoke's signal can free the pool process.
+    worker = workers(queue, cancel_poll_seconds=60)
+    worker.wait_ready(app)
+    before = pool_processes()
+    services.workflow_start(
+        workflow_id="wf-cancel-prefork",
+        workflow_type="ai-pipeline",
+        input={
+            "agents": [
+                {"name": "slow", "model": "m", "prompt": "slow"},
+                {"name": "never", "model": "m", "prompt": "never"},
+            ]
+        },
+    )
+    wait_for(lambda: "slow" in llm.prompts(), seconds=40)
+    services.workflow_cancel(workflow_id="wf-cancel-prefork", reason="test")
+    services.workflow_start(
+        workflow_id="wf-after-cancel",
+        workflow_type="ai-pipeline",
+        input={"model": "echo", "prompt": "x"},
+    )
+    wait_for(
+        lambda: WorkflowRun.objects.get(workflow_id="wf-after-cancel").status == "completed",
+        seconds=15,
+    )
+    assert pool_processes() == before
+    assert WorkflowRun.objects.get(workflow_id="wf-cancel-prefork").status == "canceled"
+    assert "never" not in llm.prompts()

@@ -191,12 +191,15 @@ def _advance(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
 
 
 def _revoke(task_ids: list[str]) -> None:
+    """Interrupt running steps. SIGUSR1 is Celery's soft time limit on prefork: the step stops
+    waiting for its activity and finds its run closed, and the pool process lives on (SIGTERM
+    would kill it, and Celery would re-queue its message)."""
     if not task_ids:
         return
     from codeai.celery import app
 
     try:
-        app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
+        app.control.revoke(task_ids, terminate=True, signal="SIGUSR1")
     except Exception:  # the steps check the run row anyway; revoking only stops them sooner
         logger.warning("could not revoke workflow steps", extra={"tasks": task_ids})
 
