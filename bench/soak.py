@@ -46,7 +46,7 @@ Exit status 1 on FAIL. Redis and PostgreSQL are running again when the script ex
 happened; every process it started is stopped (process groups).
 
 Sweep timings are shortened where a setting allows (SOAK_ENV) so that what a fault loses is
-recovered within the drain; the webhook delivery sweep's 2 min (`STUCK_AFTER`) is fixed in code.
+recovered within the drain.
 Figures and the policy: docs/reliability.md.
 """
 
@@ -96,6 +96,7 @@ SOAK_ENV = {
     "CODEAI_WORKFLOW_RESEND_AFTER_SECONDS": "30",
     "CODEAI_EXECUTION_REQUEUE_AFTER_SECONDS": "30",
     "CODEAI_EVENT_OUTBOX_DELAY_SECONDS": "15",
+    "CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS": "30",
     "CODEAI_LOG_LEVEL": "INFO",
 }
 PROGRAM = 'var who = "soak"\nprint("hello from the soak")\nprint(who)\n'

@@ -338,6 +338,8 @@ CODEAI_WEBHOOK_RETRY_SCHEDULE = env_str(
 )
 CODEAI_WEBHOOK_DISABLE_AFTER = env_int("CODEAI_WEBHOOK_DISABLE_AFTER", 10)
 CODEAI_WEBHOOK_TIMEOUT_SECONDS = env_int("CODEAI_WEBHOOK_TIMEOUT_SECONDS", 15)
+# webhooks.sweep re-queues open deliveries this long past due (a lost message or worker).
+CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS = env_int("CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS", 120)
 
 # --- Logging: one JSON object per line, with the request id -------------------------------------
 

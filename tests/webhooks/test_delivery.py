@@ -382,6 +382,18 @@ def test_sweep_requeues_only_long_overdue_open_deliveries(make_webhook, delivery
     assert Delivery.objects.get(pk=fresh.pk).status == "pending"
 
 
+def test_sweep_waits_the_configured_time_past_due(make_webhook, delivery_for, settings):
+    settings.CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS = 30
+    webhook = make_webhook("http://receiver.example/a")
+    overdue, recent = delivery_for(webhook), delivery_for(webhook)
+    now = timezone.now()
+    Delivery.objects.filter(pk=overdue.pk).update(next_retry_at=now - timedelta(seconds=40))
+    Delivery.objects.filter(pk=recent.pk).update(next_retry_at=now - timedelta(seconds=20))
+    assert delivery_requeue_stuck() == 1
+    assert Delivery.objects.get(pk=overdue.pk).next_retry_at > now
+    assert Delivery.objects.get(pk=recent.pk).next_retry_at < now
+
+
 def test_sweep_leaves_a_claimed_delivery_alone(make_webhook, delivery_for):
     delivery = delivery_for(make_webhook("http://receiver.example/a"))
     Delivery.objects.filter(pk=delivery.pk).update(

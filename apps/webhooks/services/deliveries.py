@@ -46,8 +46,6 @@ NOT_FANNED_OUT = frozenset({"webhook.test"})
 CLAIM_MARGIN = timedelta(seconds=30)
 # A Celery ETA may fire a little before our clock says the attempt is due.
 DUE_TOLERANCE = timedelta(seconds=2)
-# An open delivery this far past its due time lost its message: the sweep re-queues it.
-STUCK_AFTER = timedelta(minutes=2)
 # `last_delivery` is kept to the second: a busy webhook's row is not rewritten per delivery.
 LAST_DELIVERY_STEP = timedelta(seconds=1)
 JITTER = 0.2
@@ -520,14 +518,17 @@ def delivery_retry(*, delivery: Delivery) -> Delivery:
 
 
 def delivery_requeue_stuck(
-    *, older_than: timedelta = STUCK_AFTER, never_attempted: bool = False, limit: int = 500
+    *, older_than: timedelta | None = None, never_attempted: bool = False, limit: int = 500
 ) -> int:
-    """Re-queue open deliveries whose attempt is long overdue (a lost message or worker).
+    """Re-queue open deliveries whose attempt is long overdue (a lost message or worker):
+    `older_than` past due, by default CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS.
 
     `never_attempted` limits it to deliveries whose first message never ran: the outbox sweep
     uses it with a short delay for events committed while the broker was unreachable.
     """
     now = timezone.now()
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CODEAI_WEBHOOK_REQUEUE_AFTER_SECONDS)
     cutoff = now - older_than
     due = Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_retry_at__lt=cutoff)
     if never_attempted:
