@@ -87,6 +87,28 @@ def database_down(monkeypatch):
 
 
 @pytest.fixture
+def database_unreachable_once(monkeypatch):
+    """database_unreachable_once(module, "name"): the first call of `module.name` raises
+    OperationalError, as while PostgreSQL restarts; later calls go through. Returns the list of
+    every call's keyword arguments."""
+    from django.db import OperationalError
+
+    def patch(module, name: str) -> list[dict]:
+        real, calls = getattr(module, name), []
+
+        def first_call_fails(**kwargs):
+            calls.append(kwargs)
+            if len(calls) == 1:
+                raise OperationalError("terminating connection due to administrator command")
+            return real(**kwargs)
+
+        monkeypatch.setattr(module, name, first_call_fails)
+        return calls
+
+    return patch
+
+
+@pytest.fixture
 def live_worker(transactional_db):
     """A real Celery worker (in a thread) consuming every configured queue on the real broker.
 

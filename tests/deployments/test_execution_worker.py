@@ -125,23 +125,13 @@ def test_a_declared_job_with_an_unknown_task_fails_the_execution(editor, deploy)
 
 
 def test_an_execution_that_finds_the_database_unreachable_runs_again_shortly(
-    editor, deploy, monkeypatch
+    editor, deploy, database_unreachable_once
 ):
-    from django.db import OperationalError
-
     from apps.deployments import services
 
-    real_run, calls = services.execution_run, []
-
-    def unreachable_once(**kwargs):
-        calls.append(kwargs["execution_id"])
-        if len(calls) == 1:
-            raise OperationalError("connection failed: server closed the connection")
-        return real_run(**kwargs)
-
-    monkeypatch.setattr(services, "execution_run", unreachable_once)
+    calls = database_unreachable_once(services, "execution_run")
     deployment_id = deploy(PROGRAM)
     execution = editor.post(f"/deployments/{deployment_id}/execute").json()
     finished = _wait_finished(editor, execution["id"], seconds=10)
     assert (finished["status"], finished["output"]) == ("completed", "hello\nworld")
-    assert calls == [execution["id"], execution["id"]]
+    assert [call["execution_id"] for call in calls] == [execution["id"], execution["id"]]

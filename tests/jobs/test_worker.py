@@ -65,25 +65,15 @@ def test_a_failing_job_is_retried_max_retries_times_then_fails_with_its_error(li
 
 
 def test_a_message_that_finds_the_database_unreachable_runs_again_shortly(
-    live_worker, editor, monkeypatch
+    live_worker, editor, database_unreachable_once
 ):
-    from django.db import OperationalError
-
     from apps.jobs import services
 
-    real_job_run, calls = services.job_run, []
-
-    def unreachable_once(**kwargs):
-        calls.append(kwargs["task_id"])
-        if len(calls) == 1:
-            raise OperationalError("connection failed: server closed the connection")
-        return real_job_run(**kwargs)
-
-    monkeypatch.setattr(services, "job_run", unreachable_once)
+    calls = database_unreachable_once(services, "job_run")
     job_id = submit(editor, task_type="echo", payload=1)
     job = finished(job_id, seconds=10)
     assert (job.status, job.attempts, job.result) == ("completed", 1, 1)
-    assert len(calls) == 2 and calls[0] == calls[1] == job.task_id
+    assert [call["task_id"] for call in calls] == [job.task_id, job.task_id]
 
 
 def test_a_thread_pool_worker_runs_handlers_in_a_helper_thread(live_worker, editor):

@@ -43,27 +43,17 @@ def test_a_delivery_from_the_worker_verifies_with_standard_webhooks(
 
 
 def test_a_delivery_that_finds_the_database_unreachable_is_sent_again_shortly(
-    live_worker, make_webhook, httpserver, wait_for, monkeypatch
+    live_worker, make_webhook, httpserver, wait_for, database_unreachable_once
 ):
-    from django.db import OperationalError
-
     from apps.webhooks import services
 
-    real_attempt, calls = services.delivery_attempt, []
-
-    def unreachable_once(**kwargs):
-        calls.append(kwargs["delivery_id"])
-        if len(calls) == 1:
-            raise OperationalError("connection failed: server closed the connection")
-        return real_attempt(**kwargs)
-
-    monkeypatch.setattr(services, "delivery_attempt", unreachable_once)
+    calls = database_unreachable_once(services, "delivery_attempt")
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     webhook = make_webhook(httpserver.url_for("/hook"), events=["job.completed"])
     event = _emit_committed(job_id="job-42")
     delivery = wait_for(lambda: _finished(webhook, event), seconds=10)
     assert (delivery.status, delivery.attempts, len(httpserver.log)) == ("succeeded", 1, 1)
-    assert calls == [delivery.id, delivery.id]
+    assert [call["delivery_id"] for call in calls] == [delivery.id, delivery.id]
 
 
 def test_a_tampered_body_does_not_verify(live_worker, make_webhook, httpserver, wait_for):
