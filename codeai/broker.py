@@ -4,8 +4,8 @@ Kombu's own `_put` creates the message file and then writes into it. A worker po
 at that moment moves the still-empty file away, fails to decode it, and stops with
 "Unrecoverable error: JSONDecodeError" (the message is lost with it). Here a message is written
 under a name the reader ignores and renamed into place once complete: a rename within a folder
-is atomic, so the reader only ever sees whole messages. Selected by CELERY_BROKER_TRANSPORT in
-settings whenever the broker URL is `filesystem://`.
+is atomic, so the reader only ever sees whole messages. `filesystem://` broker URLs get this
+transport once codeai/celery.py has called `use_for_filesystem_urls()`.
 """
 
 import os
@@ -13,7 +13,7 @@ import uuid
 from time import monotonic
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -35,3 +35,8 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+def use_for_filesystem_urls() -> None:
+    """Point kombu's `filesystem` alias (the scheme of `filesystem://` URLs) at this transport."""
+    TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"

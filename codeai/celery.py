@@ -5,7 +5,10 @@ import os
 from celery import Celery
 from django.db import InterfaceError, OperationalError
 
+from codeai import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
+broker.use_for_filesystem_urls()  # before any connection resolves its transport
 
 app = Celery("codeai")
 app.config_from_object("django.conf:settings", namespace="CELERY")

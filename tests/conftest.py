@@ -88,18 +88,20 @@ def database_down(monkeypatch):
 
 @pytest.fixture
 def database_unreachable_once(monkeypatch):
-    """database_unreachable_once(module, "name"): the first call of `module.name` raises
-    OperationalError, as while PostgreSQL restarts; later calls go through. Returns the list of
-    every call's keyword arguments."""
+    """database_unreachable_once(module, "name", mine): the first call of `module.name` for which
+    `mine(kwargs)` holds raises OperationalError, as while PostgreSQL restarts; later calls go
+    through. Returns the keyword arguments of those calls. `mine` keeps messages that earlier
+    tests left in the broker out of it."""
     from django.db import OperationalError
 
-    def patch(module, name: str) -> list[dict]:
+    def patch(module, name: str, mine) -> list[dict]:
         real, calls = getattr(module, name), []
 
         def first_call_fails(**kwargs):
-            calls.append(kwargs)
-            if len(calls) == 1:
-                raise OperationalError("terminating connection due to administrator command")
+            if mine(kwargs):
+                calls.append(kwargs)
+                if len(calls) == 1:
+                    raise OperationalError("terminating connection due to administrator command")
             return real(**kwargs)
 
         monkeypatch.setattr(module, name, first_call_fails)

@@ -5,6 +5,7 @@ import pytest
 from kombu import Connection
 
 from codeai import broker
+from codeai.celery import app  # noqa: F401  (it points filesystem:// at codeai.broker)
 
 
 @pytest.fixture
@@ -12,7 +13,6 @@ def channel(tmp_path):
     folder = str(tmp_path)
     connection = Connection(
         "filesystem://",
-        transport="codeai.broker:Transport",
         transport_options={
             "data_folder_in": folder,
             "data_folder_out": folder,
@@ -43,3 +43,7 @@ def test_a_written_message_is_read_back_whole(channel):
     channel._put("jobs", {"body": "é", "n": 1})
     assert channel._get("jobs") == {"body": "é", "n": 1}
     assert channel._size("jobs") == 0
+
+
+def test_filesystem_broker_urls_use_the_atomic_transport(channel):
+    assert isinstance(channel.connection, broker.Transport)

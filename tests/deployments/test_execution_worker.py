@@ -128,9 +128,16 @@ def test_an_execution_that_finds_the_database_unreachable_runs_again_shortly(
     editor, deploy, database_unreachable_once
 ):
     from apps.deployments import services
+    from apps.deployments.models import Execution
 
-    calls = database_unreachable_once(services, "execution_run")
     deployment_id = deploy(PROGRAM)
+    calls = database_unreachable_once(
+        services,
+        "execution_run",
+        lambda call: Execution.objects.filter(
+            pk=call["execution_id"], deployment_id=deployment_id
+        ).exists(),
+    )
     execution = editor.post(f"/deployments/{deployment_id}/execute").json()
     finished = _wait_finished(editor, execution["id"], seconds=10)
     assert (finished["status"], finished["output"]) == ("completed", "hello\nworld")

@@ -69,10 +69,15 @@ def test_a_message_that_finds_the_database_unreachable_runs_again_shortly(
 ):
     from apps.jobs import services
 
-    calls = database_unreachable_once(services, "job_run")
-    job_id = submit(editor, task_type="echo", payload=1)
+    probe = {"probe": "database unreachable once"}
+    calls = database_unreachable_once(
+        services,
+        "job_run",
+        lambda call: Job.objects.filter(pk=call["job_id"], payload=probe).exists(),
+    )
+    job_id = submit(editor, task_type="echo", payload=probe)
     job = finished(job_id, seconds=10)
-    assert (job.status, job.attempts, job.result) == ("completed", 1, 1)
+    assert (job.status, job.attempts, job.result) == ("completed", 1, probe)
     assert [call["task_id"] for call in calls] == [job.task_id, job.task_id]
 
 

@@ -47,9 +47,13 @@ def test_a_delivery_that_finds_the_database_unreachable_is_sent_again_shortly(
 ):
     from apps.webhooks import services
 
-    calls = database_unreachable_once(services, "delivery_attempt")
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     webhook = make_webhook(httpserver.url_for("/hook"), events=["job.completed"])
+    calls = database_unreachable_once(
+        services,
+        "delivery_attempt",
+        lambda call: Delivery.objects.filter(pk=call["delivery_id"], webhook=webhook).exists(),
+    )
     event = _emit_committed(job_id="job-42")
     delivery = wait_for(lambda: _finished(webhook, event), seconds=10)
     assert (delivery.status, delivery.attempts, len(httpserver.log)) == ("succeeded", 1, 1)
