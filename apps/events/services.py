@@ -53,6 +53,37 @@ def emit(
     return event
 
 
+def emit_batch(events: Sequence[dict[str, Any]]) -> list[Event]:
+    """emit() for several events (each a dict of emit()'s arguments) in the caller's
+    transaction, for a caller that writes its own rows in one statement (codeai.db).
+
+    An event no webhook subscribes to is only its row: it comes back unsaved, stamped as emit()
+    would stamp it, and the caller must write it with its other rows in this transaction. An
+    event with subscribers also needs its deliveries, so emit() writes it here.
+    """
+    from apps.webhooks.services import subscription_exists
+
+    rows = []
+    for arguments in events:
+        if subscription_exists(event_type=arguments["type"]):
+            emit(**arguments)
+            continue
+        if arguments["type"] not in EVENT_TYPE_NAMES:
+            raise ValueError(f"unknown event type {arguments['type']!r}")
+        now = timezone.now()
+        rows.append(
+            Event(
+                type=arguments["type"],
+                source=arguments["source"],
+                timestamp=now,
+                data=arguments["data"],
+                metadata=arguments.get("metadata") or {},
+                dispatched_at=now,
+            )
+        )
+    return rows
+
+
 def emit_returning(
     *,
     type: str,

@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.events.services import emit
+from apps.events.services import emit_batch
 from codeai.api.durations import format_duration
+from codeai.db import instance_from_row, select_columns, write_together
 
 from ..models import WorkflowHistoryEvent, WorkflowRun, WorkflowStep
 from .output import _build_output, _duration_ms
@@ -72,25 +73,79 @@ def _record_started(run: WorkflowRun, step: WorkflowStep) -> None:
     )
 
 
-def _flush_history(run: WorkflowRun) -> None:
-    pending = run.__dict__.pop("_pending_history", None)
-    if pending:
-        WorkflowHistoryEvent.objects.bulk_create(pending)
-        WorkflowRun.objects.filter(pk=run.pk).update(last_event_id=run.last_event_id)
+def _save(run: WorkflowRun, row: WorkflowRun | WorkflowStep, *fields: str) -> None:
+    """Mark fields of the run or one of its steps changed; `_flush` writes them."""
+    pending = run.__dict__.setdefault("_pending_saves", {})
+    key = (type(row), row.pk)
+    changed = pending[key][1] if key in pending else set()
+    pending[key] = (row, changed | set(fields))
+
+
+def _emit(run: WorkflowRun, *, type: str, data: dict[str, Any]) -> None:
+    """An event of the run, written by `_flush` with the rest of the transaction's changes."""
+    run.__dict__.setdefault("_pending_events", []).append(
+        {"type": type, "source": SOURCE, "data": data, "metadata": run.metadata}
+    )
+
+
+def _flush(run: WorkflowRun) -> None:
+    """Write what the transaction changed: rows, history and events, in one statement on
+    PostgreSQL (codeai.db.write_together). Events go last, so on commit the messages of the
+    steps just scheduled are published before any event's deliveries."""
+    history = run.__dict__.pop("_pending_history", [])
+    if history:
+        _save(run, run, "last_event_id")
+    saves = run.__dict__.pop("_pending_saves", {})
+    events = emit_batch(run.__dict__.pop("_pending_events", []))
+    write_together(updates=list(saves.values()), inserts=[*history, *events])
 
 
 @contextmanager
 def _run_locked(run_id: str) -> Iterator[WorkflowRun | None]:
-    """A transaction holding the run's row lock; the history it recorded is written at the end."""
+    """A transaction holding the run's row lock, with the run and its steps read in one query
+    (`_steps` returns them); what it changed is written at the end (`_flush`)."""
     with transaction.atomic():
-        run = WorkflowRun.objects.select_for_update().filter(pk=run_id).order_by().first()
+        run = _read_locked(run_id)
         yield run
         if run is not None:
-            _flush_history(run)
+            _flush(run)
+
+
+def _read_locked(run_id: str) -> WorkflowRun | None:
+    """The run, locked, with its steps (`_steps` returns them). On PostgreSQL in one round trip:
+    two statements in one query string (psycopg's client-side binding, Django's default)."""
+    run_table, step_table = WorkflowRun._meta.db_table, WorkflowStep._meta.db_table
+    run_sql = f"SELECT {select_columns(WorkflowRun, run_table)} FROM {run_table} WHERE id = %s"
+    steps_sql = (
+        f"SELECT {select_columns(WorkflowStep, step_table)} FROM {step_table}"
+        f" WHERE run_id = %s ORDER BY {connection.ops.quote_name('index')}"
+    )
+    if connection.features.has_select_for_update:
+        run_sql += " FOR UPDATE"
+    together = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if together:
+            cursor.execute(f"{run_sql}; {steps_sql}", [run_id, run_id])
+        else:
+            cursor.execute(run_sql, [run_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        if together:
+            cursor.nextset()
+        else:
+            cursor.execute(steps_sql, [run_id])
+        steps = [instance_from_row(WorkflowStep, values) for values in cursor.fetchall()]
+    run = instance_from_row(WorkflowRun, row)
+    run.__dict__["_steps"] = steps
+    return run
 
 
 def _steps(run: WorkflowRun) -> list[WorkflowStep]:
-    return list(WorkflowStep.objects.filter(run=run).order_by("index"))
+    """The run's steps in order: those `_run_locked` read, or a query."""
+    if "_steps" in run.__dict__:
+        return run.__dict__["_steps"]
+    return list(WorkflowStep.objects.filter(run_id=run.pk).order_by("index"))
 
 
 def duration_text(seconds: float | None) -> str | None:
@@ -136,7 +191,7 @@ def _schedule(run: WorkflowRun, step: WorkflowStep, *, countdown: float = 0.0) -
     step.task_id = str(uuid.uuid4())
     step.scheduled_at = now
     step.due_at = now + timedelta(seconds=countdown)
-    step.save(update_fields=["status", "task_id", "scheduled_at", "due_at"])
+    _save(run, step, "status", "task_id", "scheduled_at", "due_at")
     _record(
         run,
         History.ACTIVITY_TASK_SCHEDULED,
@@ -179,7 +234,7 @@ def _advance(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
             if condition and not _condition_holds(condition, run.input):
                 step.status = StepStatus.SKIPPED
                 step.error = f"condition {condition!r} is false"
-                step.save(update_fields=["status", "error"])
+                _save(run, step, "status", "error")
                 continue
             _schedule(run, step)
             scheduled = True
@@ -221,7 +276,7 @@ def _close_open_steps(run: WorkflowRun, steps: list[WorkflowStep], reason: str) 
         step.error = reason
         if step.started_at is not None:
             step.completed_at = now
-        step.save(update_fields=["status", "error", "completed_at"])
+        _save(run, step, "status", "error", "completed_at")
     if running:
         transaction.on_commit(lambda: _revoke(running))
 
@@ -240,7 +295,7 @@ def _run_close(
     run.error = error
     run.completed_at = timezone.now()
     run.output = _build_output(run, steps)
-    run.save(update_fields=["status", "error", "completed_at", "output"])
+    _save(run, run, "status", "error", "completed_at", "output")
     _record(run, event_type, **attributes)
 
 
@@ -254,23 +309,17 @@ def _run_complete(run: WorkflowRun, steps: list[WorkflowStep]) -> None:
         attributes={},
     )
     duration = _duration_ms(run.started_at, run.completed_at)
-    emit(
-        type="workflow.completed",
-        source=SOURCE,
-        data={**_summary(run), "durationMs": duration},
-        metadata=run.metadata,
-    )
+    _emit(run, type="workflow.completed", data={**_summary(run), "durationMs": duration})
     if run.kind == WorkflowRun.Kind.TEST_SUITE:
         output = run.output
-        emit(
+        _emit(
+            run,
             type="test.suite.completed",
-            source=SOURCE,
             data={
                 **_summary(run),
                 **{k: output[k] for k in ("name", "total", "passed", "failed", "skipped")},
                 "durationMs": output["durationMs"],
             },
-            metadata=run.metadata,
         )
 
 
@@ -287,11 +336,8 @@ def _run_fail(
         ),
         attributes={"error": error, **attributes},
     )
-    emit(
-        type="workflow.failed",
-        source=SOURCE,
-        data={**_summary(run), "error": error, "timedOut": timed_out},
-        metadata=run.metadata,
+    _emit(
+        run, type="workflow.failed", data={**_summary(run), "error": error, "timedOut": timed_out}
     )
 
 
@@ -327,9 +373,9 @@ def _lost_attempt(run: WorkflowRun, step: WorkflowStep, steps: list[WorkflowStep
 
 def _agent_executed(run: WorkflowRun, step: WorkflowStep) -> None:
     output = step.output or {}
-    emit(
+    _emit(
+        run,
         type="agent.executed",
-        source=SOURCE,
         data={
             **_summary(run),
             "agentName": step.name,
@@ -341,7 +387,6 @@ def _agent_executed(run: WorkflowRun, step: WorkflowStep) -> None:
             "tokens": output.get("tokens"),
             "error": step.error or None,
         },
-        metadata=run.metadata,
     )
 
 
@@ -352,7 +397,7 @@ def _step_give_up(
     step.status = status
     step.error = error
     step.completed_at = timezone.now()
-    step.save(update_fields=["status", "error", "completed_at"])
+    _save(run, step, "status", "error", "completed_at")
     if step.kind == WorkflowStep.Kind.AGENT:
         _agent_executed(run, step)
     timed_out = status == StepStatus.TIMED_OUT

@@ -6,20 +6,20 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.events.services import emit
 from codeai.api.exceptions import Conflict, NotFound
 
 from ..definitions import workflow_plan
 from ..models import WorkflowRun, WorkflowStep
 from .engine import (
-    SOURCE,
     History,
     RunStatus,
     _advance,
-    _flush_history,
+    _emit,
+    _flush,
     _record,
     _run_close,
     _run_locked,
+    _save,
     _steps,
     _summary,
     api_status,
@@ -99,9 +99,9 @@ def workflow_start(
                 workflowExecutionTimeout=duration_text(timeout) if timeout else None,
                 steps=len(steps),
             )
-            emit(type="workflow.started", source=SOURCE, data=_summary(run), metadata=run.metadata)
+            _emit(run, type="workflow.started", data=_summary(run))
             _advance(run, steps)
-            _flush_history(run)
+            _flush(run)
     except IntegrityError:
         existing = WorkflowRun.objects.filter(
             workflow_id=workflow_id, status__in=WorkflowRun.OPEN_STATUSES
@@ -126,7 +126,7 @@ def workflow_cancel(*, workflow_id: str, reason: str = "") -> WorkflowRun:
             raise Conflict("workflow is not running", {"workflowId": workflow_id, "status": status})
         _record(run, History.WORKFLOW_EXECUTION_CANCEL_REQUESTED, reason=reason)
         run.cancel_reason = reason
-        run.save(update_fields=["cancel_reason"])
+        _save(run, run, "cancel_reason")
         message = f"canceled: {reason}" if reason else "canceled"
         _run_close(
             run,
@@ -136,10 +136,5 @@ def workflow_cancel(*, workflow_id: str, reason: str = "") -> WorkflowRun:
             event_type=History.WORKFLOW_EXECUTION_CANCELED,
             attributes={"reason": reason},
         )
-        emit(
-            type="workflow.canceled",
-            source=SOURCE,
-            data={**_summary(run), "reason": reason},
-            metadata=run.metadata,
-        )
+        _emit(run, type="workflow.canceled", data={**_summary(run), "reason": reason})
     return run

@@ -1,5 +1,6 @@
 """Running one step: claim it, run its activity, apply the result once, advance the run."""
 
+import json
 import logging
 import threading
 import time
@@ -9,6 +10,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from .. import activities
@@ -25,6 +27,7 @@ from .engine import (
     _record_started,
     _run_locked,
     _run_time_out,
+    _save,
     _schedule,
     _step_give_up,
     _steps,
@@ -70,6 +73,13 @@ def _render_context(run: WorkflowRun, steps: list[WorkflowStep], step: WorkflowS
     }
 
 
+def _attempt_deadline(run: WorkflowRun, step: WorkflowStep, now: datetime) -> tuple[datetime, bool]:
+    """When an attempt starting `now` must end, and whether that is the run's deadline."""
+    step_deadline = now + timedelta(seconds=step.timeout_seconds)
+    binds = run.deadline is not None and run.deadline < step_deadline
+    return (run.deadline if binds else step_deadline), binds
+
+
 def _start_attempt(
     run: WorkflowRun, step: WorkflowStep, task_id: str, now: datetime
 ) -> tuple[datetime, bool]:
@@ -79,9 +89,7 @@ def _start_attempt(
     step.task_id = task_id
     step.started_at = step.started_at or now
     step.attempt_started_at = now
-    step_deadline = now + timedelta(seconds=step.timeout_seconds)
-    binds = run.deadline is not None and run.deadline < step_deadline
-    deadline = run.deadline if binds else step_deadline
+    deadline, binds = _attempt_deadline(run, step, now)
     # The lease: past it (plus the hard time limit's grace) the sweep treats the worker as lost.
     step.due_at = deadline + timedelta(seconds=settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS)
     return deadline, binds
@@ -115,37 +123,46 @@ def _claim_result(
 
 _SLOW_PATH = object()
 
+# `_start_attempt` as one statement: the step must be `scheduled` and its run open and before
+# its deadline. Closing a run closes its scheduled steps under the run's lock, in the same
+# transaction, so a step still `scheduled` belongs to an open run and needs no lock on the run.
+_CLAIM_SQL = """
+UPDATE workflows_workflowstep AS s SET
+    status = 'running',
+    attempts = s.attempts + 1,
+    task_id = %(task_id)s,
+    started_at = COALESCE(s.started_at, %(now)s),
+    attempt_started_at = %(now)s,
+    due_at = LEAST(
+        COALESCE(r.deadline, 'infinity'), %(now)s + s.timeout_seconds * interval '1 second'
+    ) + %(grace)s * interval '1 second'
+FROM workflows_workflowrun AS r
+WHERE s.id = %(step_id)s AND s.run_id = %(run_id)s AND r.id = s.run_id
+    AND s.status = 'scheduled' AND r.status IN ('pending', 'running')
+    AND (r.deadline IS NULL OR r.deadline > %(now)s)
+RETURNING s.*, r.input AS run_input, r.deadline AS run_deadline
+"""
+
 
 def _claim_scheduled(run_id: str, step_id: int, task_id: str) -> Any:
-    """The common case without locking the run: one conditional UPDATE moves the step from
-    `scheduled` to `running`. Anything else (a redelivery, a passed deadline, a lost race) takes
-    the locked path."""
+    """The common case in one round trip, without locking the run: on PostgreSQL, one
+    conditional UPDATE moves a `scheduled` step of an open run to `running`. Everything else (a
+    redelivery, a passed deadline, a closed run, another database) takes the locked path."""
+    if connection.vendor != "postgresql":
+        return _SLOW_PATH
     now = timezone.now()
-    # order_by(): Meta.ordering would sort on the joined run's columns for nothing.
-    step = (
-        WorkflowStep.objects.select_related("run")
-        .filter(pk=step_id, run_id=run_id)
-        .order_by()
-        .first()
-    )
-    if step is None or not step.run.is_open:
-        return None
-    run = step.run
-    if run.deadline is not None and now >= run.deadline:
+    parameters = {
+        "task_id": task_id,
+        "now": now,
+        "grace": settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS,
+        "step_id": step_id,
+        "run_id": run_id,
+    }
+    step = next(iter(WorkflowStep.objects.raw(_CLAIM_SQL, parameters)), None)
+    if step is None:
         return _SLOW_PATH
-    if step.is_final or step.status == StepStatus.PENDING:
-        return None
-    if step.status != StepStatus.SCHEDULED:
-        return _SLOW_PATH
-    expected = {"status": step.status, "task_id": step.task_id, "attempts": step.attempts}
-    deadline, binds = _start_attempt(run, step, task_id, now)
-    # Closing a run closes its scheduled steps in the same transaction, so a step still
-    # `scheduled` with the same message and attempt belongs to an open run.
-    claimed = WorkflowStep.objects.filter(pk=step.pk, **expected).update(
-        **{name: getattr(step, name) for name in _CLAIM_FIELDS}
-    )
-    if not claimed:
-        return _SLOW_PATH
+    run = WorkflowRun(id=run_id, input=json.loads(step.run_input), deadline=step.run_deadline)
+    deadline, binds = _attempt_deadline(run, step, now)
     return _claim_result(run, step, deadline, binds, now)
 
 
@@ -257,7 +274,7 @@ def _retry_or_give_up(
     )
     if can_retry:
         step.error = error
-        step.save(update_fields=["error"])
+        _save(run, step, "error")
         _schedule(run, step, countdown=delay)
         return
     status = StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED
@@ -272,7 +289,7 @@ def _case_verdict(
     step.status = StepStatus.COMPLETED if verdict["status"] == "passed" else StepStatus.FAILED
     step.error = verdict.get("reason") or ""
     step.completed_at = timezone.now()
-    step.save(update_fields=["output", "status", "error", "completed_at"])
+    _save(run, step, "output", "status", "error", "completed_at")
     if verdict["status"] == "passed":
         _record(
             run,
@@ -295,7 +312,7 @@ def _case_verdict(
             if other.status in (StepStatus.PENDING, StepStatus.SCHEDULED):
                 other.status = StepStatus.SKIPPED
                 other.error = f'skipped: stopOnFailure after "{step.name}" failed'
-                other.save(update_fields=["status", "error"])
+                _save(run, other, "status", "error")
 
 
 def _finish(claim: _Claim, outcome: _Outcome) -> None:
@@ -331,7 +348,7 @@ def _finish(claim: _Claim, outcome: _Outcome) -> None:
             step.output = outcome.output
             step.error = ""
             step.completed_at = timezone.now()
-            step.save(update_fields=["status", "output", "error", "completed_at"])
+            _save(run, step, "status", "output", "error", "completed_at")
             _record(
                 run,
                 History.ACTIVITY_TASK_COMPLETED,
@@ -360,11 +377,10 @@ def _finish(claim: _Claim, outcome: _Outcome) -> None:
                 retry_after=failure.retry_after,
                 timed_out=False,
             )
+        if outcome.kind == "completed" and step.kind == WorkflowStep.Kind.AGENT:
+            _agent_executed(run, step)
         if run.is_open:
             _advance(run, steps)
-        if outcome.kind == "completed" and step.kind == WorkflowStep.Kind.AGENT:
-            # After scheduling the next step: its message is published first on commit.
-            _agent_executed(run, step)
 
 
 def workflow_step_run(*, run_id: str, step_id: int, task_id: str) -> None:

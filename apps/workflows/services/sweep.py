@@ -14,6 +14,7 @@ from .engine import (
     _lost_attempt,
     _run_locked,
     _run_time_out,
+    _save,
     _schedule,
     _steps,
 )
@@ -47,7 +48,7 @@ def workflow_sweep(*, now: datetime | None = None) -> dict[str, int]:
             step = next(s for s in steps if s.pk == step_id)
             if step.status == StepStatus.SCHEDULED and step.due_at <= resend_before:
                 step.due_at = now
-                step.save(update_fields=["due_at"])
+                _save(run, step, "due_at")
                 args = (run.id, step.pk, step.task_id, 0.0, step.timeout_seconds)
                 transaction.on_commit(lambda args=args: _enqueue(*args))
                 counts["resent"] += 1

@@ -1,0 +1,115 @@
+"""Writing several rows in one round trip, for the hot paths that write many small rows.
+
+A workflow step's completion changes a few rows of three tables (the step, the next step, the
+run, its history, its events). The ORM sends one statement each; on PostgreSQL they go together
+as one data-modifying `WITH` statement instead. The rows are model instances either way, so the
+values are the ones the ORM would write (`get_db_prep_save`), and the ORM remains the
+implementation everywhere else (SQLite).
+"""
+
+from collections.abc import Collection, Sequence
+from functools import lru_cache
+from itertools import groupby
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import AutoField, Model
+
+
+def write_together(
+    *,
+    updates: Sequence[tuple[Model, Collection[str]]] = (),
+    inserts: Sequence[Model] = (),
+) -> None:
+    """Update `fields` of each instance (by primary key) and insert `inserts`, in the caller's
+    transaction: one statement on PostgreSQL, one ORM statement per model or row elsewhere.
+
+    Each instance must appear at most once in `updates` (a statement cannot change one row
+    twice). Inserted rows get no primary key back, so models with a database-generated key
+    suit this only when nothing reads the key afterwards.
+    """
+    updates = [(instance, fields) for instance, fields in updates if fields]
+    if not updates and not inserts:
+        return
+    if connection.vendor != "postgresql":
+        for instance, fields in updates:
+            instance.save(update_fields=list(fields))
+        for model, rows in groupby(inserts, key=type):
+            model.objects.bulk_create(list(rows))
+        return
+    parts: list[str] = []
+    params: list = []
+    for instance, fields in updates:
+        sql, values = _update_sql(instance, fields)
+        parts.append(f"u{len(parts)} AS ({sql})")
+        params += values
+    for model, rows in groupby(inserts, key=type):
+        sql, values = _insert_sql(model, list(rows))
+        parts.append(f"i{len(parts)} AS ({sql})")
+        params += values
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT 1", params)
+
+
+def _update_sql(instance: Model, names: Collection[str]) -> tuple[str, list]:
+    meta = instance._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, False), connection) for field in fields
+    ]
+    pk = meta.pk
+    values.append(pk.get_db_prep_value(instance.pk, connection))
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s", values
+
+
+def _insert_sql(model: type[Model], rows: list[Model]) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if not (isinstance(field, AutoField) and field.primary_key)
+    ]
+    columns = ", ".join(quote(field.column) for field in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [
+        field.get_db_prep_save(field.pre_save(row, True), connection)
+        for row in rows
+        for field in fields
+    ]
+    table = quote(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(rows))}", values
+
+
+def select_columns(model: type[Model], alias: str) -> str:
+    """`alias.column, …` for every concrete field of `model`, in `instance_from_row` order."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def instance_from_row(model: type[Model], values: Sequence) -> Model:
+    """The instance the ORM would load from `values` (a row's `select_columns` slice): each value
+    goes through the converters the ORM applies (JSON decoding, SQLite's datetimes)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    names, conversions = _row_loader(model, db)
+    values = list(values)
+    for index, converters, column in conversions:
+        value = values[index]
+        for converter in converters:
+            value = converter(value, column, db)
+        values[index] = value
+    return model.from_db(db.alias, names, values)
+
+
+@lru_cache(maxsize=64)
+def _row_loader(model: type[Model], db: BaseDatabaseWrapper) -> tuple[list[str], list[tuple]]:
+    """The field names of a row, and the converters of the fields that have any."""
+    fields = model._meta.concrete_fields
+    conversions = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        converters = db.ops.get_db_converters(column) + field.get_db_converters(db)
+        if converters:
+            conversions.append((index, converters, column))
+    return [field.attname for field in fields], conversions

@@ -1,0 +1,84 @@
+"""codeai.db: several row writes in one statement, and loading rows read by hand."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.events.models import Event
+from codeai.db import instance_from_row, select_columns, write_together
+
+pytestmark = pytest.mark.django_db
+
+
+def an_event(**fields) -> Event:
+    now = timezone.now()
+    return Event(type="job.completed", source="tests", timestamp=now, **fields)
+
+
+def test_write_together_inserts_rows_with_unicode_json_and_times():
+    first = an_event(data={"text": "héllo ✓", "nested": {"a": [1, None]}})
+    second = an_event(data={}, metadata={"team": "ünï"})
+
+    write_together(inserts=[first, second])
+
+    stored = {e.pk: e for e in Event.objects.filter(pk__in=[first.pk, second.pk])}
+    assert stored[first.pk].data == {"text": "héllo ✓", "nested": {"a": [1, None]}}
+    assert stored[second.pk].metadata == {"team": "ünï"}
+    assert stored[first.pk].timestamp == first.timestamp
+
+
+def test_write_together_updates_only_the_named_fields():
+    event = an_event(data={"v": 1})
+    event.save()
+    event.data = {"v": 2}
+    event.dispatched_at = event.timestamp + timedelta(seconds=1)
+    event.source = "not written"
+
+    write_together(updates=[(event, ["data", "dispatched_at"])])
+
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.data, stored.dispatched_at, stored.source) == (
+        {"v": 2},
+        event.timestamp + timedelta(seconds=1),
+        "tests",
+    )
+
+
+def test_write_together_is_one_statement_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("one statement needs PostgreSQL's data-modifying WITH")
+    event = an_event(data={})
+    event.save()
+    event.data = {"changed": True}
+
+    with CaptureQueriesContext(connection) as queries:
+        write_together(updates=[(event, ["data"])], inserts=[an_event(data={}), an_event()])
+
+    assert len(queries) == 1
+    assert Event.objects.get(pk=event.pk).data == {"changed": True}
+
+
+def test_write_together_with_nothing_to_write_sends_nothing():
+    with CaptureQueriesContext(connection) as queries:
+        write_together(updates=[(an_event(), [])])
+
+    assert len(queries) == 0
+
+
+def test_instance_from_row_loads_what_the_orm_loads():
+    event = an_event(data={"text": "héllo"}, metadata={"k": [1, 2]})
+    event.dispatched_at = event.timestamp
+    event.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns(Event, 'e')} FROM events_event e WHERE e.id = %s", [event.pk]
+        )
+        loaded = instance_from_row(Event, cursor.fetchone())
+
+    expected = Event.objects.get(pk=event.pk)
+    fields = [f.attname for f in Event._meta.concrete_fields]
+    assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert not loaded._state.adding
