@@ -82,6 +82,26 @@ def _insert_sql(model: type[Model], rows: list[Model]) -> tuple[str, list]:
     return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(rows))}", values
 
 
+def fetch_all(sql: str, params: Sequence | dict, *, durable: bool = True) -> list[tuple]:
+    """Run one statement and return its rows.
+
+    `durable=False` is for a write whose loss in a PostgreSQL crash only redoes work: a claim,
+    which the work's completion (a durable write) checks again. Run on its own (autocommit),
+    its transaction then commits without waiting for the WAL flush (`synchronous_commit` off
+    for that transaction only); its changes are visible at once like any commit, and the next
+    durable commit flushes them too. Inside the caller's transaction it changes nothing.
+    """
+    lazily = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        if lazily:
+            # One query string runs as one implicit transaction, so SET LOCAL applies to it.
+            cursor.execute(f"SET LOCAL synchronous_commit TO off; {sql}", params)
+            cursor.nextset()
+        else:
+            cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def select_columns(model: type[Model], alias: str) -> str:
     """`alias.column, …` for every concrete field of `model`, in `instance_from_row` order."""
     quote = connection.ops.quote_name

@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.events.models import Event
-from codeai.db import instance_from_row, select_columns, write_together
+from codeai.db import fetch_all, instance_from_row, select_columns, write_together
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,52 @@ def test_instance_from_row_loads_what_the_orm_loads():
     fields = [f.attname for f in Event._meta.concrete_fields]
     assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
     assert not loaded._state.adding
+
+
+def event_count(event_id: str) -> int:
+    return Event.objects.filter(pk=event_id).count()
+
+
+INSERT_EVENT = (
+    "INSERT INTO events_event (id, type, source, timestamp, data, metadata)"
+    " VALUES (%s, 'job.completed', 'tests', %s, '{}', '{}') RETURNING id"
+)
+
+
+def test_fetch_all_without_durability_commits_its_change_and_returns_its_rows(transactional_db):
+    rows = fetch_all(INSERT_EVENT, ["evt-lazy-1", timezone.now()], durable=False)
+
+    assert rows == [("evt-lazy-1",)]
+    assert event_count("evt-lazy-1") == 1
+
+
+def test_fetch_all_without_durability_leaves_the_sessions_commit_setting_alone(
+    transactional_db,
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    fetch_all(INSERT_EVENT, ["evt-lazy-2", timezone.now()], durable=False)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+
+
+def test_fetch_all_without_durability_that_fails_leaves_the_connection_usable(
+    transactional_db,
+):
+    fetch_all(INSERT_EVENT, ["evt-lazy-3", timezone.now()], durable=False)
+
+    with pytest.raises(IntegrityError):
+        fetch_all(INSERT_EVENT, ["evt-lazy-3", timezone.now()], durable=False)
+
+    assert event_count("evt-lazy-3") == 1
+    assert fetch_all("SELECT 1", []) == [(1,)]
+
+
+def test_fetch_all_inside_a_transaction_rolls_back_with_it(transactional_db):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        fetch_all(INSERT_EVENT, ["evt-lazy-4", timezone.now()], durable=False)
+        raise RuntimeError("the caller's transaction fails")
+
+    assert event_count("evt-lazy-4") == 0

@@ -11,6 +11,8 @@ from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from codeai.db import fetch_all, instance_from_row
+
 from .catalogue import EVENT_TYPE_NAMES
 from .models import Event, EventCount, EventCountWatermark
 
@@ -94,6 +96,7 @@ def emit_returning(
     params: Sequence[Any],
     also: Sequence[tuple[str, Sequence[Any]]] = (),
     model: type[Model] | None = None,
+    durable: bool = True,
 ) -> list[Any] | None:
     """emit() in one statement with the change: `statement` (an UPDATE or INSERT … RETURNING)
     runs, and an event of `type` is written for every row it returns, in the same statement.
@@ -102,7 +105,9 @@ def emit_returning(
     round trip, atomic on its own or part of the caller's transaction, and no ORM in between.
     `data` and `metadata` are SQL expressions (jsonb) over the returned columns. `also` adds
     more writes to the statement, as (sql, params), each able to read the returned rows from
-    `changed`. The rows come back as `model` instances, or as tuples without a model.
+    `changed`. The rows come back as `model` instances (the statement then returns every
+    column of `model`, in field order), or as tuples without a model. `durable=False`: see
+    codeai.db.fetch_all.
 
     Returns None when this cannot be one statement, and the caller then takes its ORM path with
     emit(): the database is not PostgreSQL (only it has data-modifying WITH), or a webhook
@@ -125,11 +130,10 @@ def emit_returning(
     )
     params = [*params, *(value for _, values in also for value in values)]
     params += [type, source, now, now]
+    rows = fetch_all(sql, params, durable=durable)
     if model is not None:
-        return list(model.objects.raw(sql, params))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return [instance_from_row(model, row) for row in rows]
+    return rows
 
 
 def event_fan_out(*, event_id: str) -> list[str]:

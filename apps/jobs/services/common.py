@@ -85,6 +85,7 @@ def job_event_with(
     params: list[Any],
     with_attempt: bool,
     model: type[Job] | None = None,
+    durable: bool = True,
 ) -> list[Any] | None:
     """job_event() in one statement with the change (emit_returning): `statement` returns at
     least JOB_EVENT_COLUMNS of each job it changed. None where that form is not available."""
@@ -96,6 +97,7 @@ def job_event_with(
         statement=statement,
         params=params,
         model=model,
+        durable=durable,
     )
 
 

@@ -229,6 +229,9 @@ def _claim(*, job_id: str, task_id: str, worker: str) -> Job | None:
         ],
         with_attempt=True,
         model=Job,
+        # Losing the claim in a database crash only runs the job again: the completion, a
+        # durable commit, applies only to a claimed attempt (docs/jobs.md).
+        durable=False,
     )
     if claimed:
         return claimed[0]

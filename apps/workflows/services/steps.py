@@ -1,5 +1,6 @@
 """Running one step: claim it, run its activity, apply the result once, advance the run."""
 
+import functools
 import json
 import logging
 import threading
@@ -12,6 +13,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from codeai.db import fetch_all, instance_from_row, select_columns
 
 from .. import activities
 from ..definitions import retry_delay
@@ -123,10 +126,13 @@ def _claim_result(
 
 _SLOW_PATH = object()
 
+
 # `_start_attempt` as one statement: the step must be `scheduled` and its run open and before
 # its deadline. Closing a run closes its scheduled steps under the run's lock, in the same
 # transaction, so a step still `scheduled` belongs to an open run and needs no lock on the run.
-_CLAIM_SQL = """
+@functools.cache
+def _claim_sql() -> str:
+    return """
 UPDATE workflows_workflowstep AS s SET
     status = 'running',
     attempts = s.attempts + 1,
@@ -140,8 +146,8 @@ FROM workflows_workflowrun AS r
 WHERE s.id = %(step_id)s AND s.run_id = %(run_id)s AND r.id = s.run_id
     AND s.status = 'scheduled' AND r.status IN ('pending', 'running')
     AND (r.deadline IS NULL OR r.deadline > %(now)s)
-RETURNING s.*, r.input AS run_input, r.deadline AS run_deadline
-"""
+RETURNING {step_columns}, r.input, r.deadline
+""".format(step_columns=select_columns(WorkflowStep, "s"))
 
 
 def _claim_scheduled(run_id: str, step_id: int, task_id: str) -> Any:
@@ -158,10 +164,14 @@ def _claim_scheduled(run_id: str, step_id: int, task_id: str) -> Any:
         "step_id": step_id,
         "run_id": run_id,
     }
-    step = next(iter(WorkflowStep.objects.raw(_CLAIM_SQL, parameters)), None)
-    if step is None:
+    # Losing the claim in a database crash only runs the attempt again: `_finish` (a durable
+    # commit) applies a result only to a claimed attempt, and the sweep re-sends the step.
+    rows = fetch_all(_claim_sql(), parameters, durable=False)
+    if not rows:
         return _SLOW_PATH
-    run = WorkflowRun(id=run_id, input=json.loads(step.run_input), deadline=step.run_deadline)
+    *step_values, run_input, run_deadline = rows[0]
+    step = instance_from_row(WorkflowStep, step_values)
+    run = WorkflowRun(id=run_id, input=json.loads(run_input), deadline=run_deadline)
     deadline, binds = _attempt_deadline(run, step, now)
     return _claim_result(run, step, deadline, binds, now)
 
