@@ -10,6 +10,7 @@ implementation everywhere else (SQLite).
 from collections.abc import Collection, Sequence
 from functools import lru_cache
 from itertools import groupby
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -20,66 +21,93 @@ def write_together(
     *,
     updates: Sequence[tuple[Model, Collection[str]]] = (),
     inserts: Sequence[Model] = (),
-) -> None:
+    guard: tuple[Model, str, Any] | None = None,
+) -> bool:
     """Update `fields` of each instance (by primary key) and insert `inserts`, in the caller's
     transaction: one statement on PostgreSQL, one ORM statement per model or row elsewhere.
+
+    `guard` (PostgreSQL only), `(instance, field, expected)`: write nothing unless that row's
+    `field` still holds `expected`, checked under the row's lock in the same statement (a
+    compare-and-set); the instance must be among `updates`. Returns whether it wrote.
 
     Each instance must appear at most once in `updates` (a statement cannot change one row
     twice). Inserted rows get no primary key back, so models with a database-generated key
     suit this only when nothing reads the key afterwards.
     """
     updates = [(instance, fields) for instance, fields in updates if fields]
+    if guard is not None and connection.vendor != "postgresql":
+        raise ValueError("a guarded write needs PostgreSQL")
     if not updates and not inserts:
-        return
+        return True
     if connection.vendor != "postgresql":
         for instance, fields in updates:
             instance.save(update_fields=list(fields))
         for model, rows in groupby(inserts, key=type):
             model.objects.bulk_create(list(rows))
-        return
+        return True
     parts: list[str] = []
     params: list = []
+    condition = ""
+    if guard is not None:
+        instance, name, expected = guard
+        fields = next(fields for row, fields in updates if row is instance)
+        field = instance._meta.get_field(name)
+        sql, values = _update_sql(instance, fields)
+        parts.append(f"guard AS ({sql} AND {_quote(field.column)} = %s RETURNING 1)")
+        params += [*values, field.get_db_prep_value(expected, connection)]
+        updates = [(row, fields) for row, fields in updates if row is not instance]
+        condition = "EXISTS (SELECT 1 FROM guard)"
     for instance, fields in updates:
         sql, values = _update_sql(instance, fields)
-        parts.append(f"u{len(parts)} AS ({sql})")
+        parts.append(f"u{len(parts)} AS ({sql}{f' AND {condition}' if condition else ''})")
         params += values
     for model, rows in groupby(inserts, key=type):
-        sql, values = _insert_sql(model, list(rows))
+        sql, values = _insert_sql(model, list(rows), condition)
         parts.append(f"i{len(parts)} AS ({sql})")
         params += values
+    result = "SELECT count(*) FROM guard" if guard is not None else "SELECT 1"
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} SELECT 1", params)
+        cursor.execute(f"WITH {', '.join(parts)} {result}", params)
+        return bool(cursor.fetchone()[0])
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 def _update_sql(instance: Model, names: Collection[str]) -> tuple[str, list]:
     meta = instance._meta
-    quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     values = [
         field.get_db_prep_save(field.pre_save(instance, False), connection) for field in fields
     ]
     pk = meta.pk
     values.append(pk.get_db_prep_value(instance.pk, connection))
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s", values
+    table = _quote(meta.db_table)
+    return f"UPDATE {table} SET {assignments} WHERE {_quote(pk.column)} = %s", values
 
 
-def _insert_sql(model: type[Model], rows: list[Model]) -> tuple[str, list]:
-    quote = connection.ops.quote_name
+def _insert_sql(model: type[Model], rows: list[Model], condition: str) -> tuple[str, list]:
     fields = [
         field
         for field in model._meta.concrete_fields
         if not (isinstance(field, AutoField) and field.primary_key)
     ]
-    columns = ", ".join(quote(field.column) for field in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    columns = ", ".join(_quote(field.column) for field in fields)
+    # Typed placeholders: under a condition the VALUES list is a subquery, which does not take
+    # its column types from the table.
+    row_sql = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
     values = [
         field.get_db_prep_save(field.pre_save(row, True), connection)
         for row in rows
         for field in fields
     ]
-    table = quote(model._meta.db_table)
-    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(rows))}", values
+    table = _quote(model._meta.db_table)
+    rows_sql = f"VALUES {', '.join([row_sql] * len(rows))}"
+    if condition:
+        rows_sql = f"SELECT * FROM ({rows_sql}) AS v WHERE {condition}"
+    return f"INSERT INTO {table} ({columns}) {rows_sql}", values
 
 
 def fetch_all(sql: str, params: Sequence | dict, *, durable: bool = True) -> list[tuple]:

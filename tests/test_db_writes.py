@@ -131,3 +131,61 @@ def test_fetch_all_inside_a_transaction_rolls_back_with_it(transactional_db):
         raise RuntimeError("the caller's transaction fails")
 
     assert event_count("evt-lazy-4") == 0
+
+
+def saved_event(**fields) -> Event:
+    event = an_event(**fields)
+    event.save()
+    return event
+
+
+def needs_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("a guarded write needs PostgreSQL")
+
+
+def test_a_guarded_write_applies_everything_while_its_guard_holds():
+    needs_postgresql()
+    guard, other = saved_event(data={"v": 1}), saved_event(data={})
+    guard.data, other.data = {"v": 2}, {"touched": True}
+    added = an_event(data={"added": True})
+
+    written = write_together(
+        updates=[(guard, ["data"]), (other, ["data"])],
+        inserts=[added],
+        guard=(guard, "source", "tests"),
+    )
+
+    assert written is True
+    assert Event.objects.get(pk=guard.pk).data == {"v": 2}
+    assert Event.objects.get(pk=other.pk).data == {"touched": True}
+    assert Event.objects.get(pk=added.pk).data == {"added": True}
+
+
+def test_a_guarded_write_whose_guard_no_longer_holds_writes_nothing():
+    needs_postgresql()
+    guard, other = saved_event(data={"v": 1}), saved_event(data={})
+    Event.objects.filter(pk=guard.pk).update(source="changed meanwhile")
+    guard.data, other.data = {"v": 2}, {"touched": True}
+    added = an_event(data={"added": True})
+
+    written = write_together(
+        updates=[(guard, ["data"]), (other, ["data"])],
+        inserts=[added],
+        guard=(guard, "source", "tests"),
+    )
+
+    assert written is False
+    assert Event.objects.get(pk=guard.pk).data == {"v": 1}
+    assert Event.objects.get(pk=other.pk).data == {}
+    assert not Event.objects.filter(pk=added.pk).exists()
+
+
+def test_a_guarded_insert_keeps_null_values():
+    needs_postgresql()
+    guard = saved_event(data={})
+    added = an_event(data={}, dispatched_at=None)
+
+    write_together(updates=[(guard, ["data"])], inserts=[added], guard=(guard, "source", "tests"))
+
+    assert Event.objects.get(pk=added.pk).dispatched_at is None

@@ -55,16 +55,22 @@ def emit(
     return event
 
 
-def emit_batch(events: Sequence[dict[str, Any]]) -> list[Event]:
+def emit_batch(
+    events: Sequence[dict[str, Any]], *, only_unsubscribed: bool = False
+) -> list[Event] | None:
     """emit() for several events (each a dict of emit()'s arguments) in the caller's
     transaction, for a caller that writes its own rows in one statement (codeai.db).
 
     An event no webhook subscribes to is only its row: it comes back unsaved, stamped as emit()
     would stamp it, and the caller must write it with its other rows in this transaction. An
-    event with subscribers also needs its deliveries, so emit() writes it here.
+    event with subscribers also needs its deliveries, so emit() writes it here; with
+    `only_unsubscribed` (a caller whose own write may yet not happen) nothing is written then,
+    and the answer is None.
     """
     from apps.webhooks.services import subscription_exists
 
+    if only_unsubscribed and any(subscription_exists(event_type=e["type"]) for e in events):
+        return None
     rows = []
     for arguments in events:
         if subscription_exists(event_type=arguments["type"]):

@@ -137,3 +137,76 @@ def test_the_sweep_recovers_a_step_whose_worker_died():
 def test_the_sweep_leaves_healthy_runs_alone():
     start()
     assert services.workflow_sweep() == {"timedOut": 0, "resent": 0, "recovered": 0}
+
+
+# --- a step's completion racing another change to its run ----------------------------------------
+# The common case completes a step without a transaction: read, decide, then one write on
+# condition that the run's last_event_id has not moved (PostgreSQL). These inject a change
+# between the read and the write; the write must then not happen, and the locked path decide.
+
+
+@pytest.fixture
+def between_read_and_write(monkeypatch):
+    """Run `change` once, right after the next step completion has read its run."""
+    from django.db import connection
+
+    from apps.workflows.services import steps as step_service
+
+    if connection.vendor != "postgresql":
+        pytest.skip("steps complete without a transaction on PostgreSQL only")
+
+    read = step_service._read
+
+    def arm(change):
+        def read_then_change(run_id, *, lock):
+            run = read(run_id, lock=lock)
+            if not lock and not armed.get("done"):
+                armed["done"] = True
+                change()
+            return run
+
+        armed = {}
+        monkeypatch.setattr(step_service, "_read", read_then_change)
+        return armed
+
+    return arm
+
+
+def test_a_step_completing_as_its_run_is_canceled_is_not_applied(between_read_and_write):
+    run = start()
+    changed = between_read_and_write(lambda: services.workflow_cancel(workflow_id="wf"))
+
+    run_message(step("one"))
+
+    assert changed["done"]
+    run.refresh_from_db()
+    assert (run.status, step("one").status, step("two").status) == (
+        "canceled",
+        "canceled",
+        "skipped",
+    )
+    assert "ActivityTaskCompleted" not in history(run)
+    assert not Event.objects.filter(type="agent.executed").exists()
+
+
+def test_two_parallel_steps_completing_together_both_count_once(between_read_and_write):
+    run = start({**AGENTS, "parallel": True})
+    changed = between_read_and_write(lambda: run_message(step("two")))
+
+    run_message(step("one"))
+
+    assert changed["done"]
+    run.refresh_from_db()
+    assert (run.status, step("one").status, step("two").status) == (
+        "completed",
+        "completed",
+        "completed",
+    )
+    events = history(run)
+    assert events.count("ActivityTaskCompleted") == 2
+    assert events.count("WorkflowExecutionCompleted") == 1
+    assert list(run.history.order_by("event_id").values_list("event_id", flat=True)) == list(
+        range(1, run.last_event_id + 1)
+    )
+    assert Event.objects.filter(type="agent.executed").count() == 2
+    assert Event.objects.filter(type="workflow.completed").count() == 1

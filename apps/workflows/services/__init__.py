@@ -2,11 +2,15 @@
 
 Invariants (docs/workflows.md):
 
-* Every change to a run, its steps or its history happens in a transaction that holds the run
-  row's lock (`select_for_update`), so history event ids are gap-free and steps of a parallel
-  group that finish together decide "who advances the run" one at a time. The one exception is
-  the hot path of claiming a `scheduled` step: a single conditional UPDATE of the step row
-  (closing a run closes its scheduled steps under the lock, so the condition is enough).
+* Every change to a run, its steps or its history is serialized on the run row: it happens in
+  a transaction that holds the row's lock (`select_for_update`), so history event ids are
+  gap-free and steps of a parallel group that finish together decide "who advances the run"
+  one at a time. Two hot paths do without the transaction, on PostgreSQL: claiming a
+  `scheduled` step is a single conditional UPDATE of the step row (closing a run closes its
+  scheduled steps under the lock, so the condition is enough), and completing a step is one
+  statement written only if the run's `last_event_id` is still the one its decision read (a
+  compare-and-set on the run row, as Temporal conditions its updates on the next event id);
+  otherwise the locked path decides again.
 * A step row is claimed before it runs and its result is applied only by the attempt that
   claimed it (same task id and attempt number, step still `running`); a completed step is never
   run or applied again whatever the broker redelivers.

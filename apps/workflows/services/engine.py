@@ -1,11 +1,13 @@
 """The run state machine: history, scheduling, advancing and closing runs.
 
-Every function here runs inside a transaction holding the run's lock (see `_run_locked`).
+Every function here works on a run read by `_read` (under its lock in `_run_locked`, or for a
+step's completion without it, see `_finish_unlocked` in steps.py) and only records changes;
+`_flush` writes them all at once.
 """
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,16 +90,36 @@ def _emit(run: WorkflowRun, *, type: str, data: dict[str, Any]) -> None:
     )
 
 
-def _flush(run: WorkflowRun) -> None:
+def _after_commit(run: WorkflowRun, callback: Callable[[], None]) -> None:
+    """Call `callback` (a message to send) once what the transaction changed is committed."""
+    run.__dict__.setdefault("_after_commit", []).append(callback)
+
+
+def _flush(run: WorkflowRun, *, expected_event_id: int | None = None) -> bool:
     """Write what the transaction changed: rows, history and events, in one statement on
     PostgreSQL (codeai.db.write_together). Events go last, so on commit the messages of the
-    steps just scheduled are published before any event's deliveries."""
+    steps just scheduled are published before any event's deliveries.
+
+    `expected_event_id` (see `_finish_unlocked` in steps.py): write only if the run's
+    `last_event_id` still is that, and nothing if an event has a subscriber (emit() would write
+    its deliveries first). Returns whether it wrote.
+    """
     history = run.__dict__.pop("_pending_history", [])
-    if history:
+    if history or expected_event_id is not None:
         _save(run, run, "last_event_id")
-    saves = run.__dict__.pop("_pending_saves", {})
-    events = emit_batch(run.__dict__.pop("_pending_events", []))
-    write_together(updates=list(saves.values()), inserts=[*history, *events])
+    saves = list(run.__dict__.pop("_pending_saves", {}).values())
+    callbacks = run.__dict__.pop("_after_commit", [])
+    events = emit_batch(
+        run.__dict__.pop("_pending_events", []), only_unsubscribed=expected_event_id is not None
+    )
+    if events is None:
+        return False
+    guard = None if expected_event_id is None else (run, "last_event_id", expected_event_id)
+    if not write_together(updates=saves, inserts=[*history, *events], guard=guard):
+        return False
+    for callback in callbacks:
+        transaction.on_commit(callback)
+    return True
 
 
 @contextmanager
@@ -105,22 +127,23 @@ def _run_locked(run_id: str) -> Iterator[WorkflowRun | None]:
     """A transaction holding the run's row lock, with the run and its steps read in one query
     (`_steps` returns them); what it changed is written at the end (`_flush`)."""
     with transaction.atomic():
-        run = _read_locked(run_id)
+        run = _read(run_id, lock=True)
         yield run
         if run is not None:
             _flush(run)
 
 
-def _read_locked(run_id: str) -> WorkflowRun | None:
-    """The run, locked, with its steps (`_steps` returns them). On PostgreSQL in one round trip:
-    two statements in one query string (psycopg's client-side binding, Django's default)."""
+def _read(run_id: str, *, lock: bool) -> WorkflowRun | None:
+    """The run, with its steps (`_steps` returns them), the run read first. On PostgreSQL in one
+    round trip: two statements in one query string (psycopg's client-side binding, Django's
+    default)."""
     run_table, step_table = WorkflowRun._meta.db_table, WorkflowStep._meta.db_table
     run_sql = f"SELECT {select_columns(WorkflowRun, run_table)} FROM {run_table} WHERE id = %s"
     steps_sql = (
         f"SELECT {select_columns(WorkflowStep, step_table)} FROM {step_table}"
         f" WHERE run_id = %s ORDER BY {connection.ops.quote_name('index')}"
     )
-    if connection.features.has_select_for_update:
+    if lock and connection.features.has_select_for_update:
         run_sql += " FOR UPDATE"
     together = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
@@ -203,7 +226,7 @@ def _schedule(run: WorkflowRun, step: WorkflowStep, *, countdown: float = 0.0) -
         delayMs=int(countdown * 1000),
     )
     run_id, step_id, task_id, timeout = run.id, step.id, step.task_id, step.timeout_seconds
-    transaction.on_commit(lambda: _enqueue(run_id, step_id, task_id, countdown, timeout))
+    _after_commit(run, lambda: _enqueue(run_id, step_id, task_id, countdown, timeout))
 
 
 def _condition_holds(condition: str, run_input: dict[str, Any]) -> bool:
@@ -278,7 +301,7 @@ def _close_open_steps(run: WorkflowRun, steps: list[WorkflowStep], reason: str) 
             step.completed_at = now
         _save(run, step, "status", "error", "completed_at")
     if running:
-        transaction.on_commit(lambda: _revoke(running))
+        _after_commit(run, lambda: _revoke(running))
 
 
 def _run_close(

@@ -24,8 +24,10 @@ from .engine import (
     StepStatus,
     _advance,
     _agent_executed,
+    _flush,
     _lost_attempt,
     _max_attempts,
+    _read,
     _record,
     _record_started,
     _run_locked,
@@ -326,71 +328,107 @@ def _case_verdict(
 
 
 def _finish(claim: _Claim, outcome: _Outcome) -> None:
+    if _finish_unlocked(claim, outcome):
+        return
     with _run_locked(claim.run_id) as run:
-        if run is None or not run.is_open:
-            return
-        steps = _steps(run)
-        step = next((s for s in steps if s.pk == claim.step_id), None)
-        if (
-            step is None
-            or step.status != StepStatus.RUNNING
-            or step.task_id != claim.task_id
-            or step.attempts != claim.attempt
-        ):
-            return  # someone else owns the step now; this result is never applied
-        _record_started(run, step)
-        if outcome.kind == "timed_out" and claim.run_deadline_binds:
-            _run_time_out(run, steps)
-            return
-        if step.kind == WorkflowStep.Kind.TEST:
-            if outcome.kind == "completed":
-                verdict = outcome.output
-            elif outcome.kind == "timed_out":
-                verdict = {
-                    "status": "failed",
-                    "reason": f"timed out after {duration_text(step.timeout_seconds)}",
-                }
-            else:
-                verdict = {"status": "failed", "reason": outcome.failure.message}
-            _case_verdict(run, step, steps, verdict)
-        elif outcome.kind == "completed":
-            step.status = StepStatus.COMPLETED
-            step.output = outcome.output
-            step.error = ""
-            step.completed_at = timezone.now()
-            _save(run, step, "status", "output", "error", "completed_at")
-            _record(
-                run,
-                History.ACTIVITY_TASK_COMPLETED,
-                stepName=step.name,
-                attempt=step.attempts,
-                result=outcome.output,
-            )
+        if run is not None:
+            _apply(run, claim, outcome)
+
+
+def _finish_unlocked(claim: _Claim, outcome: _Outcome) -> bool:
+    """The common case without a transaction, as Temporal updates a workflow's state: read the
+    run and its steps, decide, then write everything in one statement on condition that the
+    run's `last_event_id` is still the one read. False (nothing written) sends the caller to
+    the locked path, which decides again.
+
+    The condition covers every change a decision here depends on: each change to a run made
+    under its lock (a step finishing, cancel, the sweep) records history, so moves
+    `last_event_id`. The changes made without it (claims, a re-send) only touch `scheduled`
+    steps, which a completed step's outcome neither reads nor writes: it writes its own
+    `running` step, `pending` steps it schedules or skips, and the run. Outcomes that can close
+    siblings (a failure, a timeout, a test case's verdict) take the locked path.
+    """
+    if (
+        outcome.kind != "completed"
+        or claim.kind == WorkflowStep.Kind.TEST
+        or connection.vendor != "postgresql"
+    ):
+        return False
+    run = _read(claim.run_id, lock=False)
+    if run is None:
+        return False
+    expected = run.last_event_id
+    return _apply(run, claim, outcome) and _flush(run, expected_event_id=expected)
+
+
+def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
+    """Apply the attempt's outcome to the run; False if it is not the step's current attempt
+    (or the run is closed), and then nothing changed."""
+    if not run.is_open:
+        return False
+    steps = _steps(run)
+    step = next((s for s in steps if s.pk == claim.step_id), None)
+    if (
+        step is None
+        or step.status != StepStatus.RUNNING
+        or step.task_id != claim.task_id
+        or step.attempts != claim.attempt
+    ):
+        return False  # someone else owns the step now; this result is never applied
+    _record_started(run, step)
+    if outcome.kind == "timed_out" and claim.run_deadline_binds:
+        _run_time_out(run, steps)
+        return True
+    if step.kind == WorkflowStep.Kind.TEST:
+        if outcome.kind == "completed":
+            verdict = outcome.output
         elif outcome.kind == "timed_out":
-            _retry_or_give_up(
-                run,
-                step,
-                steps,
-                error=f"timed out after {duration_text(step.timeout_seconds)}",
-                retryable=True,
-                retry_after=None,
-                timed_out=True,
-            )
+            verdict = {
+                "status": "failed",
+                "reason": f"timed out after {duration_text(step.timeout_seconds)}",
+            }
         else:
-            failure = outcome.failure
-            _retry_or_give_up(
-                run,
-                step,
-                steps,
-                error=failure.message,
-                retryable=failure.retryable,
-                retry_after=failure.retry_after,
-                timed_out=False,
-            )
-        if outcome.kind == "completed" and step.kind == WorkflowStep.Kind.AGENT:
-            _agent_executed(run, step)
-        if run.is_open:
-            _advance(run, steps)
+            verdict = {"status": "failed", "reason": outcome.failure.message}
+        _case_verdict(run, step, steps, verdict)
+    elif outcome.kind == "completed":
+        step.status = StepStatus.COMPLETED
+        step.output = outcome.output
+        step.error = ""
+        step.completed_at = timezone.now()
+        _save(run, step, "status", "output", "error", "completed_at")
+        _record(
+            run,
+            History.ACTIVITY_TASK_COMPLETED,
+            stepName=step.name,
+            attempt=step.attempts,
+            result=outcome.output,
+        )
+    elif outcome.kind == "timed_out":
+        _retry_or_give_up(
+            run,
+            step,
+            steps,
+            error=f"timed out after {duration_text(step.timeout_seconds)}",
+            retryable=True,
+            retry_after=None,
+            timed_out=True,
+        )
+    else:
+        failure = outcome.failure
+        _retry_or_give_up(
+            run,
+            step,
+            steps,
+            error=failure.message,
+            retryable=failure.retryable,
+            retry_after=failure.retry_after,
+            timed_out=False,
+        )
+    if outcome.kind == "completed" and step.kind == WorkflowStep.Kind.AGENT:
+        _agent_executed(run, step)
+    if run.is_open:
+        _advance(run, steps)
+    return True
 
 
 def workflow_step_run(*, run_id: str, step_id: int, task_id: str) -> None:

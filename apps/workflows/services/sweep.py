@@ -3,13 +3,13 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..models import WorkflowRun, WorkflowStep
 from .engine import (
     StepStatus,
+    _after_commit,
     _enqueue,
     _lost_attempt,
     _run_locked,
@@ -50,7 +50,7 @@ def workflow_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 step.due_at = now
                 _save(run, step, "due_at")
                 args = (run.id, step.pk, step.task_id, 0.0, step.timeout_seconds)
-                transaction.on_commit(lambda args=args: _enqueue(*args))
+                _after_commit(run, lambda args=args: _enqueue(*args))
                 counts["resent"] += 1
             elif step.status == StepStatus.RUNNING and step.due_at <= now:
                 counts["recovered"] += 1
