@@ -111,23 +111,49 @@ def _insert_sql(model: type[Model], rows: list[Model], condition: str) -> tuple[
 
 
 def fetch_all(sql: str, params: Sequence | dict, *, durable: bool = True) -> list[tuple]:
-    """Run one statement and return its rows.
+    """Run one statement and return its rows; `durable` as for `fetch_sets`."""
+    return fetch_sets([(sql, params)], durable=durable)[0]
+
+
+def fetch_sets(
+    statements: Sequence[tuple[str, Sequence | dict]], *, durable: bool = True
+) -> list[list[tuple]]:
+    """Run statements (each returning rows) in order and return each one's rows. On PostgreSQL
+    they travel as one query string (psycopg's client-side binding, Django's default): one
+    round trip and, outside the caller's transaction, one implicit transaction, so a failure
+    undoes them all.
 
     `durable=False` is for a write whose loss in a PostgreSQL crash only redoes work: a claim,
-    which the work's completion (a durable write) checks again. Run on its own (autocommit),
-    its transaction then commits without waiting for the WAL flush (`synchronous_commit` off
-    for that transaction only); its changes are visible at once like any commit, and the next
+    which the work's completion (a durable write) checks again. Run on their own (autocommit),
+    the statements then commit without waiting for the WAL flush (`synchronous_commit` off for
+    that transaction only); their changes are visible at once like any commit, and the next
     durable commit flushes them too. Inside the caller's transaction it changes nothing.
     """
-    lazily = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
+    if connection.vendor != "postgresql":
+        results = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+        return results
+    texts = [sql for sql, _ in statements]
+    params: Sequence | dict = statements[0][1] if len(statements) == 1 else []
+    if len(statements) > 1:
+        for _, values in statements:
+            if isinstance(values, dict):
+                raise ValueError("several statements take positional parameters only")
+            params += values
+    lazily = not durable and not connection.in_atomic_block
+    if lazily:
+        texts.insert(0, "SET LOCAL synchronous_commit TO off")
     with connection.cursor() as cursor:
+        cursor.execute("; ".join(texts), params)
         if lazily:
-            # One query string runs as one implicit transaction, so SET LOCAL applies to it.
-            cursor.execute(f"SET LOCAL synchronous_commit TO off; {sql}", params)
             cursor.nextset()
-        else:
-            cursor.execute(sql, params)
-        return cursor.fetchall()
+        results = [cursor.fetchall()]
+        while cursor.nextset():
+            results.append(cursor.fetchall())
+    return results
 
 
 def select_columns(model: type[Model], alias: str) -> str:

@@ -140,41 +140,41 @@ def test_the_sweep_leaves_healthy_runs_alone():
 
 
 # --- a step's completion racing another change to its run ----------------------------------------
-# The common case completes a step without a transaction: read, decide, then one write on
-# condition that the run's last_event_id has not moved (PostgreSQL). These inject a change
-# between the read and the write; the write must then not happen, and the locked path decide.
+# On PostgreSQL the common case completes a step without a transaction: it decides from the run
+# as read with its claim, then writes on condition that the run's last_event_id has not moved.
+# These inject a change while the step runs; the write must then not happen, and the step's
+# outcome be decided again from what the run has become.
 
 
 @pytest.fixture
-def between_read_and_write(monkeypatch):
-    """Run `change` once, right after the next step completion has read its run."""
+def while_the_step_runs(monkeypatch):
+    """Run `change` once, after the next step's activity ran and before its outcome is written."""
     from django.db import connection
 
     from apps.workflows.services import steps as step_service
 
     if connection.vendor != "postgresql":
         pytest.skip("steps complete without a transaction on PostgreSQL only")
-
-    read = step_service._read
+    execute = step_service._execute
 
     def arm(change):
-        def read_then_change(run_id, *, lock):
-            run = read(run_id, lock=lock)
-            if not lock and not armed.get("done"):
+        def execute_then_change(claim):
+            outcome = execute(claim)
+            if not armed.get("done"):
                 armed["done"] = True
                 change()
-            return run
+            return outcome
 
         armed = {}
-        monkeypatch.setattr(step_service, "_read", read_then_change)
+        monkeypatch.setattr(step_service, "_execute", execute_then_change)
         return armed
 
     return arm
 
 
-def test_a_step_completing_as_its_run_is_canceled_is_not_applied(between_read_and_write):
+def test_a_step_completing_as_its_run_is_canceled_is_not_applied(while_the_step_runs):
     run = start()
-    changed = between_read_and_write(lambda: services.workflow_cancel(workflow_id="wf"))
+    changed = while_the_step_runs(lambda: services.workflow_cancel(workflow_id="wf"))
 
     run_message(step("one"))
 
@@ -189,9 +189,9 @@ def test_a_step_completing_as_its_run_is_canceled_is_not_applied(between_read_an
     assert not Event.objects.filter(type="agent.executed").exists()
 
 
-def test_two_parallel_steps_completing_together_both_count_once(between_read_and_write):
+def test_two_parallel_steps_completing_together_both_count_once(while_the_step_runs):
     run = start({**AGENTS, "parallel": True})
-    changed = between_read_and_write(lambda: run_message(step("two")))
+    changed = while_the_step_runs(lambda: run_message(step("two")))
 
     run_message(step("one"))
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.events.services import emit_batch
 from codeai.api.durations import format_duration
-from codeai.db import instance_from_row, select_columns, write_together
+from codeai.db import fetch_sets, instance_from_row, select_columns, write_together
 
 from ..models import WorkflowHistoryEvent, WorkflowRun, WorkflowStep
 from .output import _build_output, _duration_ms
@@ -134,33 +134,28 @@ def _run_locked(run_id: str) -> Iterator[WorkflowRun | None]:
 
 
 def _read(run_id: str, *, lock: bool) -> WorkflowRun | None:
-    """The run, with its steps (`_steps` returns them), the run read first. On PostgreSQL in one
-    round trip: two statements in one query string (psycopg's client-side binding, Django's
-    default)."""
+    """The run, with its steps (`_steps` returns them): one round trip on PostgreSQL."""
+    return _run_from_rows(*fetch_sets(_read_statements(run_id, lock=lock)))
+
+
+def _read_statements(run_id: str, *, lock: bool) -> list[tuple[str, list]]:
+    """The run's row, then its steps' rows (the run first: see `_finish_unlocked`)."""
     run_table, step_table = WorkflowRun._meta.db_table, WorkflowStep._meta.db_table
     run_sql = f"SELECT {select_columns(WorkflowRun, run_table)} FROM {run_table} WHERE id = %s"
+    if lock and connection.features.has_select_for_update:
+        run_sql += " FOR UPDATE"
     steps_sql = (
         f"SELECT {select_columns(WorkflowStep, step_table)} FROM {step_table}"
         f" WHERE run_id = %s ORDER BY {connection.ops.quote_name('index')}"
     )
-    if lock and connection.features.has_select_for_update:
-        run_sql += " FOR UPDATE"
-    together = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        if together:
-            cursor.execute(f"{run_sql}; {steps_sql}", [run_id, run_id])
-        else:
-            cursor.execute(run_sql, [run_id])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        if together:
-            cursor.nextset()
-        else:
-            cursor.execute(steps_sql, [run_id])
-        steps = [instance_from_row(WorkflowStep, values) for values in cursor.fetchall()]
-    run = instance_from_row(WorkflowRun, row)
-    run.__dict__["_steps"] = steps
+    return [(run_sql, [run_id]), (steps_sql, [run_id])]
+
+
+def _run_from_rows(run_rows: list[tuple], step_rows: list[tuple]) -> WorkflowRun | None:
+    if not run_rows:
+        return None
+    run = instance_from_row(WorkflowRun, run_rows[0])
+    run.__dict__["_steps"] = [instance_from_row(WorkflowStep, row) for row in step_rows]
     return run
 
 

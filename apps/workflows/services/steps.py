@@ -1,7 +1,5 @@
 """Running one step: claim it, run its activity, apply the result once, advance the run."""
 
-import functools
-import json
 import logging
 import threading
 import time
@@ -14,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from codeai.db import fetch_all, instance_from_row, select_columns
+from codeai.db import fetch_sets
 
 from .. import activities
 from ..definitions import retry_delay
@@ -28,8 +26,10 @@ from .engine import (
     _lost_attempt,
     _max_attempts,
     _read,
+    _read_statements,
     _record,
     _record_started,
+    _run_from_rows,
     _run_locked,
     _run_time_out,
     _save,
@@ -54,6 +54,8 @@ class _Claim:
     timeout_seconds: float
     deadline: float  # time.monotonic()
     run_deadline_binds: bool
+    # The run and its steps as read right after the claim, for `_finish_unlocked`.
+    snapshot: WorkflowRun | None = None
 
 
 @dataclass
@@ -132,50 +134,47 @@ _SLOW_PATH = object()
 # `_start_attempt` as one statement: the step must be `scheduled` and its run open and before
 # its deadline. Closing a run closes its scheduled steps under the run's lock, in the same
 # transaction, so a step still `scheduled` belongs to an open run and needs no lock on the run.
-@functools.cache
-def _claim_sql() -> str:
-    return """
+# Parameters: task id, now, now, now, grace seconds, step id, run id, now.
+_CLAIM_SQL = """
 UPDATE workflows_workflowstep AS s SET
     status = 'running',
     attempts = s.attempts + 1,
-    task_id = %(task_id)s,
-    started_at = COALESCE(s.started_at, %(now)s),
-    attempt_started_at = %(now)s,
+    task_id = %s,
+    started_at = COALESCE(s.started_at, %s),
+    attempt_started_at = %s,
     due_at = LEAST(
-        COALESCE(r.deadline, 'infinity'), %(now)s + s.timeout_seconds * interval '1 second'
-    ) + %(grace)s * interval '1 second'
+        COALESCE(r.deadline, 'infinity'), %s + s.timeout_seconds * interval '1 second'
+    ) + %s * interval '1 second'
 FROM workflows_workflowrun AS r
-WHERE s.id = %(step_id)s AND s.run_id = %(run_id)s AND r.id = s.run_id
+WHERE s.id = %s AND s.run_id = %s AND r.id = s.run_id
     AND s.status = 'scheduled' AND r.status IN ('pending', 'running')
-    AND (r.deadline IS NULL OR r.deadline > %(now)s)
-RETURNING {step_columns}, r.input, r.deadline
-""".format(step_columns=select_columns(WorkflowStep, "s"))
+    AND (r.deadline IS NULL OR r.deadline > %s)
+RETURNING s.id
+"""
 
 
 def _claim_scheduled(run_id: str, step_id: int, task_id: str) -> Any:
     """The common case in one round trip, without locking the run: on PostgreSQL, one
-    conditional UPDATE moves a `scheduled` step of an open run to `running`. Everything else (a
-    redelivery, a passed deadline, a closed run, another database) takes the locked path."""
+    conditional UPDATE moves a `scheduled` step of an open run to `running`, and the run and
+    its steps are read right after it (the attempt's completion starts from that snapshot).
+    Everything else (a redelivery, a passed deadline, a closed run, another database) takes
+    the locked path."""
     if connection.vendor != "postgresql":
         return _SLOW_PATH
     now = timezone.now()
-    parameters = {
-        "task_id": task_id,
-        "now": now,
-        "grace": settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS,
-        "step_id": step_id,
-        "run_id": run_id,
-    }
+    grace = settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS
+    claim = (_CLAIM_SQL, [task_id, now, now, now, grace, step_id, run_id, now])
     # Losing the claim in a database crash only runs the attempt again: `_finish` (a durable
     # commit) applies a result only to a claimed attempt, and the sweep re-sends the step.
-    rows = fetch_all(_claim_sql(), parameters, durable=False)
-    if not rows:
+    claimed, *rows = fetch_sets([claim, *_read_statements(run_id, lock=False)], durable=False)
+    if not claimed:
         return _SLOW_PATH
-    *step_values, run_input, run_deadline = rows[0]
-    step = instance_from_row(WorkflowStep, step_values)
-    run = WorkflowRun(id=run_id, input=json.loads(run_input), deadline=run_deadline)
+    run = _run_from_rows(*rows)
+    step = next(s for s in _steps(run) if s.pk == step_id)
     deadline, binds = _attempt_deadline(run, step, now)
-    return _claim_result(run, step, deadline, binds, now)
+    result = _claim_result(run, step, deadline, binds, now)
+    result.snapshot = run
+    return result
 
 
 def _claim(run_id: str, step_id: int, task_id: str) -> _Claim | None:
@@ -354,11 +353,19 @@ def _finish_unlocked(claim: _Claim, outcome: _Outcome) -> bool:
         or connection.vendor != "postgresql"
     ):
         return False
-    run = _read(claim.run_id, lock=False)
-    if run is None:
-        return False
-    expected = run.last_event_id
-    return _apply(run, claim, outcome) and _flush(run, expected_event_id=expected)
+    snapshot, claim.snapshot = claim.snapshot, None
+    # First from the claim's snapshot (unchanged, unless a sibling step or a cancel moved the
+    # run meanwhile), then from a fresh read.
+    for run in (snapshot, None):
+        run = run or _read(claim.run_id, lock=False)
+        if run is None:
+            return False
+        expected = run.last_event_id
+        if not _apply(run, claim, outcome):
+            return False
+        if _flush(run, expected_event_id=expected):
+            return True
+    return False
 
 
 def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
