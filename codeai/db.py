@@ -1,10 +1,13 @@
-"""Writing several rows in one round trip, for the hot paths that write many small rows.
+"""Fewer round trips to the database, for the hot paths (a workflow step, a job, a delivery).
 
-A workflow step's completion changes a few rows of three tables (the step, the next step, the
-run, its history, its events). The ORM sends one statement each; on PostgreSQL they go together
-as one data-modifying `WITH` statement instead. The rows are model instances either way, so the
-values are the ones the ORM would write (`get_db_prep_save`), and the ORM remains the
-implementation everywhere else (SQLite).
+* `write_together()` writes the rows a step of work changed (say a workflow step, the next
+  step, the run, its history and its events) as one data-modifying `WITH` statement on
+  PostgreSQL, optionally as a compare-and-set on one of them; one ORM statement each elsewhere.
+  The rows are model instances either way, so the values are the ones the ORM would write
+  (`get_db_prep_save`).
+* `fetch_sets()` sends several statements as one query string, and can let a claim commit
+  without waiting for the WAL flush.
+* `select_columns()` and `instance_from_row()` read rows by hand and load them as the ORM would.
 """
 
 from collections.abc import Collection, Sequence

@@ -197,7 +197,7 @@ def _claim(run_id: str, step_id: int, task_id: str) -> _Claim | None:
         if step.status == StepStatus.RUNNING and not _lost_attempt(run, step, steps):
             return None
         deadline, binds = _start_attempt(run, step, task_id, now)
-        step.save(update_fields=_CLAIM_FIELDS)
+        _save(run, step, *_CLAIM_FIELDS)
         return _claim_result(run, step, deadline, binds, now)
 
 
