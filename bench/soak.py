@@ -24,7 +24,7 @@ template, status (0 = connection error, -1 = timeout), latency.
 Faults (`--faults`, or a subset with `--only-faults`), at 15 %, 35 %, 55 % and 70 % of the
 load: restart Redis (`shutdown nosave`, 2 s down, started again as .ci/run does: nothing
 survives, queued and reserved messages are lost), SIGKILL one worker's process group and start
-a replacement, restart PostgreSQL (`pg_ctlcluster ... restart`, fast mode), and make the
+a replacement, crash-restart PostgreSQL (`pg_ctlcluster -m immediate ... restart`), and make the
 receiver answer 500 for 30 s. A supervisor thread plays the process manager: a process that
 exits on its own is restarted, a worker silent for 60 s is replaced; each such incident is
 reported and fails the verdict (the system must survive the faults by itself).
@@ -188,12 +188,12 @@ class Infrastructure:
                 return fields[0], fields[1]
         return None
 
-    def pg_ctl(self, action: str) -> None:
+    def pg_ctl(self, action: str, mode: str = "fast") -> None:
         cluster = self.pg_cluster()
         if cluster is None:
             raise RuntimeError("no local PostgreSQL cluster on this port (pg_lsclusters)")
         subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", "-m", "fast", *cluster, action],
+            ["pg_ctlcluster", "--skip-systemctl-redirect", "-m", mode, *cluster, action],
             check=True,
             timeout=120,
             capture_output=True,
@@ -894,11 +894,13 @@ class Faults(threading.Thread):
         if self.infra.pg_cluster() is None:
             return {"skipped": "no local cluster to restart (pg_lsclusters/pg_ctlcluster)"}
         started = time.time()
-        self.infra.pg_ctl("restart")
+        # Immediate mode: the server processes are killed without a shutdown checkpoint and
+        # WAL not yet written is lost, as in a crash; the restart then runs crash recovery.
+        self.infra.pg_ctl("restart", mode="immediate")
         wait_for(self.infra.pg_up, 60, 0.1)
         recovered = time.time()
         return {
-            "action": "pg_ctlcluster -m fast restart",
+            "action": "pg_ctlcluster -m immediate restart (a crash)",
             "recovered": recovered,
             "outage_s": round(recovered - started, 2),
             "observed": f"PostgreSQL accepting connections after {recovered - started:.1f}s",

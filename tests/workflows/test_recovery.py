@@ -3,6 +3,8 @@
 Steps are run by calling the task's service directly, as a worker would with a given message.
 """
 
+import os
+import threading
 from datetime import timedelta
 
 import pytest
@@ -210,3 +212,59 @@ def test_two_parallel_steps_completing_together_both_count_once(while_the_step_r
     )
     assert Event.objects.filter(type="agent.executed").count() == 2
     assert Event.objects.filter(type="workflow.completed").count() == 1
+
+
+# --- Celery's soft time limit (SIGUSR1: the time limit, a cancel's revoke) ---------------------
+
+
+@pytest.fixture
+def soft_time_limit_signal():
+    """SIGUSR1 raises SoftTimeLimitExceeded, as in a prefork pool process."""
+    import signal
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def raise_soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGUSR1, raise_soft_limit)
+    yield lambda: os.kill(os.getpid(), signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, previous)
+
+
+def test_a_soft_time_limit_arriving_while_a_step_is_written_does_not_interrupt_it(
+    soft_time_limit_signal, monkeypatch
+):
+    from apps.workflows.services import engine
+
+    write = engine.write_together
+
+    def write_after_the_signal(**kwargs):
+        soft_time_limit_signal()
+        return write(**kwargs)
+
+    start()
+    monkeypatch.setattr(engine, "write_together", write_after_the_signal)
+
+    run_message(step("one"))
+
+    assert (step("one").status, step("two").status) == ("completed", "scheduled")
+
+
+def test_a_soft_time_limit_still_stops_the_wait_for_an_activity(
+    soft_time_limit_signal, monkeypatch
+):
+    from apps.workflows.services import steps as step_service
+
+    released = threading.Event()
+    monkeypatch.setattr(step_service, "_perform", lambda claim: released.wait(10) or {})
+    start({"agents": [{"name": "one", "model": "echo", "prompt": "1", "timeout": "30s"}]})
+    timer = threading.Timer(0.3, soft_time_limit_signal)
+    timer.start()
+    try:
+        run_message(step("one"))
+    finally:
+        released.set()
+
+    one = step("one")
+    assert (one.status, one.attempts, one.error) == ("scheduled", 1, "timed out after 30s")

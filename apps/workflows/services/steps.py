@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from codeai.celery import soft_time_limit_allowed, soft_time_limit_held
 from codeai.db import fetch_sets
 
 from .. import activities
@@ -241,7 +242,8 @@ def _execute(claim: _Claim) -> _Outcome:
     try:
         while True:
             remaining = claim.deadline - time.monotonic()
-            worker.join(timeout=max(0.0, min(poll, remaining)))
+            with soft_time_limit_allowed():  # a revoke or the time limit stops the wait only
+                worker.join(timeout=max(0.0, min(poll, remaining)))
             if not worker.is_alive():
                 break
             if time.monotonic() >= claim.deadline:
@@ -439,11 +441,14 @@ def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
 
 
 def workflow_step_run(*, run_id: str, step_id: int, task_id: str) -> None:
-    """Claim the step, run its activity, apply the result once, advance the run."""
-    claim = _claim(run_id, step_id, task_id)
-    if claim is None:
-        return
-    outcome = _execute(claim)
-    if outcome.kind == "abandoned":
-        return  # the run was closed (canceled) while the step ran; its steps are closed already
-    _finish(claim, outcome)
+    """Claim the step, run its activity, apply the result once, advance the run. Celery's soft
+    time limit (and a cancel's revoke) can stop the wait for the activity, never a database
+    write (codeai.celery.soft_time_limit_held)."""
+    with soft_time_limit_held():
+        claim = _claim(run_id, step_id, task_id)
+        if claim is None:
+            return
+        outcome = _execute(claim)
+        if outcome.kind == "abandoned":
+            return  # the run was closed (canceled) while the step ran; its steps are closed
+        _finish(claim, outcome)
