@@ -163,3 +163,20 @@ def _join_activity_threads(*, seconds: float) -> None:
     for thread in threading.enumerate():
         if thread.name.startswith(_ACTIVITY_THREAD_PREFIXES):
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+@pytest.fixture
+def soft_time_limit_signal():
+    """SIGUSR1 raises SoftTimeLimitExceeded, as in a prefork pool process (Celery's soft time
+    limit, or a revoke with that signal); the fixture's value sends it to this process."""
+    import os
+    import signal
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def raise_soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGUSR1, raise_soft_limit)
+    yield lambda: os.kill(os.getpid(), signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, previous)

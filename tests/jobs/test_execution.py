@@ -1,5 +1,6 @@
 """Execution semantics, driven through the services a worker and beat call."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -347,3 +348,45 @@ def test_removing_an_owners_jobs_cancels_all_of_them():
         finished.id: "completed",
     }
     assert not PeriodicTask.objects.filter(pk=recurring.periodic_task_id).exists()
+
+
+# --- Celery's soft time limit (SIGUSR1: the time limit, a cancel's revoke) ---------------------
+
+
+@pytest.fixture
+def inline_handlers(monkeypatch):
+    """Handlers run in the task's own thread, as on a prefork pool (which enforces limits)."""
+    from apps.jobs.services import execution
+
+    monkeypatch.setattr(execution, "_pool_enforces_time_limits", True)
+
+
+def test_a_soft_time_limit_arriving_while_a_job_is_recorded_does_not_interrupt_it(
+    inline_handlers, soft_time_limit_signal, monkeypatch
+):
+    from apps.jobs.services import execution
+
+    record = execution.job_event_with
+
+    def record_after_the_signal(type, **kwargs):
+        if type == "job.completed":
+            soft_time_limit_signal()
+        return record(type, **kwargs)
+
+    monkeypatch.setattr(execution, "job_event_with", record_after_the_signal)
+    job = services.job_create(task_type="echo", payload={"v": 1})
+
+    done = attempt(job)
+
+    assert (done.status, done.result) == ("completed", {"v": 1})
+
+
+def test_a_soft_time_limit_still_stops_an_inline_handler(inline_handlers, soft_time_limit_signal):
+    job = services.job_create(task_type="test.sleep", payload={"seconds": 5}, max_retries=0)
+    timer = threading.Timer(0.3, soft_time_limit_signal)
+    timer.start()
+
+    done = attempt(job)
+
+    assert done.status == "failed"
+    assert "timed out" in done.error

@@ -3,7 +3,6 @@
 Steps are run by calling the task's service directly, as a worker would with a given message.
 """
 
-import os
 import threading
 from datetime import timedelta
 
@@ -215,21 +214,6 @@ def test_two_parallel_steps_completing_together_both_count_once(while_the_step_r
 
 
 # --- Celery's soft time limit (SIGUSR1: the time limit, a cancel's revoke) ---------------------
-
-
-@pytest.fixture
-def soft_time_limit_signal():
-    """SIGUSR1 raises SoftTimeLimitExceeded, as in a prefork pool process."""
-    import signal
-
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    def raise_soft_limit(signum, frame):
-        raise SoftTimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGUSR1, raise_soft_limit)
-    yield lambda: os.kill(os.getpid(), signal.SIGUSR1)
-    signal.signal(signal.SIGUSR1, previous)
 
 
 def test_a_soft_time_limit_arriving_while_a_step_is_written_does_not_interrupt_it(

@@ -23,6 +23,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from codeai.celery import soft_time_limit_allowed, soft_time_limit_held
+
 from ..handlers import JobContext, JobError, JobTimeout, PermanentJobError, get_handler
 from ..models import Job
 from .common import (
@@ -318,7 +320,8 @@ def _execute(job: Job, task_id: str) -> Outcome:
         if _pool_enforces_time_limits:
             in_handler.set()
             try:
-                value = func(job.payload, context)
+                with soft_time_limit_allowed():  # the handler, not the database writes around it
+                    value = func(job.payload, context)
             finally:
                 in_handler.clear()
         else:
@@ -416,12 +419,16 @@ def _finish(*, job: Job, task_id: str, outcome: Outcome) -> Job | None:
 
 
 def job_run(*, job_id: str, task_id: str, worker: str = "") -> Job | None:
-    """Run one attempt of a job for the `jobs.run` message `task_id` (a no-op if not its turn)."""
-    job = _claim(job_id=job_id, task_id=task_id, worker=worker)
-    if job is None:
-        return None
-    outcome = _execute(job, task_id)
-    return _finish(job=job, task_id=task_id, outcome=outcome)
+    """Run one attempt of a job for the `jobs.run` message `task_id` (a no-op if not its turn).
+    Celery's soft time limit (and a cancel's revoke) can stop the handler, never a database
+    write (codeai.celery.soft_time_limit_held); a cancel arriving outside the handler is sent
+    again by the heartbeat while the attempt runs."""
+    with soft_time_limit_held():
+        job = _claim(job_id=job_id, task_id=task_id, worker=worker)
+        if job is None:
+            return None
+        outcome = _execute(job, task_id)
+        return _finish(job=job, task_id=task_id, outcome=outcome)
 
 
 # --- The sweep ------------------------------------------------------------------------------------
