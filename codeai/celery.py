@@ -57,7 +57,11 @@ def soft_time_limit_held() -> Iterator[None]:
     if _SOFT_LIMIT_SIGNAL is None or threading.current_thread() is not threading.main_thread():
         yield
         return
-    saved = signal.signal(_SOFT_LIMIT_SIGNAL, _ignore_soft_limit)
+    saved = signal.getsignal(_SOFT_LIMIT_SIGNAL)
+    if saved is None:  # a handler installed outside Python: leave it alone
+        yield
+        return
+    signal.signal(_SOFT_LIMIT_SIGNAL, _ignore_soft_limit)
     _held.handler = saved
     try:
         yield
