@@ -95,14 +95,18 @@ def _after_commit(run: WorkflowRun, callback: Callable[[], None]) -> None:
     run.__dict__.setdefault("_after_commit", []).append(callback)
 
 
+class NeedsLock(Exception):
+    """A change that cannot be written without the run's lock (see `_flush`)."""
+
+
 def _flush(run: WorkflowRun, *, expected_event_id: int | None = None) -> bool:
     """Write what the transaction changed: rows, history and events, in one statement on
     PostgreSQL (codeai.db.write_together). Events go last, so on commit the messages of the
     steps just scheduled are published before any event's deliveries.
 
     `expected_event_id` (see `_finish_unlocked` in steps.py): write only if the run's
-    `last_event_id` still is that, and nothing if an event has a subscriber (emit() would write
-    its deliveries first). Returns whether it wrote.
+    `last_event_id` still is that; returns whether it wrote. Raises NeedsLock, writing nothing,
+    if an event has a subscriber (emit() writes its deliveries in a transaction).
     """
     history = run.__dict__.pop("_pending_history", [])
     if history or expected_event_id is not None:
@@ -113,7 +117,7 @@ def _flush(run: WorkflowRun, *, expected_event_id: int | None = None) -> bool:
         run.__dict__.pop("_pending_events", []), only_unsubscribed=expected_event_id is not None
     )
     if events is None:
-        return False
+        raise NeedsLock()
     guard = None if expected_event_id is None else (run, "last_event_id", expected_event_id)
     if not write_together(updates=saves, inserts=[*history, *events], guard=guard):
         return False

@@ -20,6 +20,7 @@ from ..definitions import retry_delay
 from ..models import WorkflowRun, WorkflowStep
 from .engine import (
     History,
+    NeedsLock,
     StepStatus,
     _advance,
     _agent_executed,
@@ -365,8 +366,11 @@ def _finish_unlocked(claim: _Claim, outcome: _Outcome) -> bool:
         expected = run.last_event_id
         if not _apply(run, claim, outcome):
             return False
-        if _flush(run, expected_event_id=expected):
-            return True
+        try:
+            if _flush(run, expected_event_id=expected):
+                return True
+        except NeedsLock:  # a webhook subscribes to one of its events
+            return False
     return False
 
 
