@@ -122,6 +122,15 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # psycopg prepares a statement once it ran this many times on a connection. Only the
+        # hot paths' statements can be prepared (codeai/db.py binds their parameters on the
+        # server; Django's own cursors bind them in the text and never prepare). 0 turns it off,
+        # e.g. behind a pooler in transaction mode that does not carry prepared statements.
+        _prepare_threshold = env_int("CODEAI_DB_PREPARE_THRESHOLD", 5)
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            _prepare_threshold or None
+        )
 else:
     # Web, worker and beat share this file: WAL + IMMEDIATE transactions + a busy timeout make
     # concurrent writers wait instead of failing with "database is locked".

@@ -189,3 +189,16 @@ def test_a_guarded_insert_keeps_null_values():
     write_together(updates=[(guard, ["data"])], inserts=[added], guard=(guard, "source", "tests"))
 
     assert Event.objects.get(pk=added.pk).dispatched_at is None
+
+
+def test_a_hot_path_statement_is_prepared_once_it_has_run_a_few_times():
+    needs_postgresql()
+    for _ in range(6):
+        fetch_all("SELECT count(*) FROM events_event WHERE source = %s", ["tests"])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["SELECT count(*) FROM events_event WHERE source = $1%"],
+        )
+        assert cursor.fetchone() == (1,)
