@@ -180,6 +180,16 @@ def fetch_sets(
     return results
 
 
+def lazy_commit_cte(*, durable: bool) -> str | None:
+    """`fetch_sets(durable=False)` for a single `WITH` statement, which can then be prepared: a
+    CTE named `lazy_commit` to add to it, which its final SELECT must join (only a CTE that is
+    read is run). It sets `synchronous_commit` off for the statement's own transaction, as
+    `SET LOCAL` does. None when durable, inside the caller's transaction, or not PostgreSQL."""
+    if durable or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    return "lazy_commit AS (SELECT set_config('synchronous_commit', 'off', true))"
+
+
 def select_columns(model: type[Model], alias: str) -> str:
     """`alias.column, …` for every concrete field of `model`, in `instance_from_row` order."""
     quote = connection.ops.quote_name

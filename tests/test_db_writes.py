@@ -8,7 +8,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.events.models import Event
-from codeai.db import fetch_all, instance_from_row, select_columns, write_together
+from codeai.db import (
+    fetch_all,
+    instance_from_row,
+    lazy_commit_cte,
+    select_columns,
+    write_together,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +208,28 @@ def test_a_hot_path_statement_is_prepared_once_it_has_run_a_few_times():
             ["SELECT count(*) FROM events_event WHERE source = $1%"],
         )
         assert cursor.fetchone() == (1,)
+
+
+def test_a_statement_with_the_lazy_commit_cte_commits_without_waiting_for_the_flush(
+    transactional_db,
+):
+    needs_postgresql()
+    lazily = lazy_commit_cte(durable=False)
+
+    rows = fetch_all(
+        f"WITH changed AS ({INSERT_EVENT}), {lazily}"
+        " SELECT changed.id, current_setting('synchronous_commit')"
+        " FROM changed CROSS JOIN lazy_commit",
+        ["evt-lazy-5", timezone.now()],
+    )
+
+    assert rows == [("evt-lazy-5", "off")]
+    assert event_count("evt-lazy-5") == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+
+
+def test_the_lazy_commit_cte_is_not_offered_inside_a_transaction():
+    assert lazy_commit_cte(durable=False) is None
+    assert lazy_commit_cte(durable=True) is None

@@ -11,7 +11,7 @@ from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from codeai.db import fetch_all, instance_from_row
+from codeai.db import fetch_all, instance_from_row, lazy_commit_cte
 
 from .catalogue import EVENT_TYPE_NAMES
 from .models import Event, EventCount, EventCountWatermark
@@ -127,16 +127,22 @@ def emit_returning(
         return None
     now = timezone.now()
     steps = "".join(f", also_{index} AS ({sql})" for index, (sql, _) in enumerate(also))
+    lazily = lazy_commit_cte(durable=durable)
     sql = (
         f"WITH changed AS ({statement}){steps}, emitted AS ("
         f"INSERT INTO {Event._meta.db_table}"
         " (id, type, source, timestamp, data, metadata, dispatched_at)"
         f" SELECT 'evt-' || gen_random_uuid(), %s, %s, %s, {data}, {metadata}, %s FROM changed"
-        ") SELECT * FROM changed"
+        ")"
+        + (
+            f", {lazily} SELECT changed.* FROM changed CROSS JOIN lazy_commit"
+            if lazily
+            else " SELECT * FROM changed"
+        )
     )
     params = [*params, *(value for _, values in also for value in values)]
     params += [type, source, now, now]
-    rows = fetch_all(sql, params, durable=durable)
+    rows = fetch_all(sql, params)
     if model is not None:
         return [instance_from_row(model, row) for row in rows]
     return rows
