@@ -37,22 +37,34 @@ def emit(
     """
     from apps.webhooks.services import delivery_create_for_event, delivery_enqueue_on_commit
 
-    if type not in EVENT_TYPE_NAMES:
-        raise ValueError(f"unknown event type {type!r}: add it to apps/events/catalogue.py")
-    now = timezone.now()
+    event = _new_event(type=type, source=source, data=data, metadata=metadata)
     # Without a savepoint when the caller has a transaction (an error rolls it all back);
     # atomic on its own under autocommit, so an event never exists without its deliveries.
     with transaction.atomic(savepoint=False):
-        event = Event.objects.create(
-            type=type,
-            source=source,
-            timestamp=now,
-            data=data,
-            metadata=metadata or {},
-            dispatched_at=now,
-        )
+        event.save(force_insert=True)
         delivery_enqueue_on_commit(delivery_ids=delivery_create_for_event(event=event))
     return event
+
+
+def _require_known(type: str) -> None:
+    if type not in EVENT_TYPE_NAMES:
+        raise ValueError(f"unknown event type {type!r}: add it to apps/events/catalogue.py")
+
+
+def _new_event(
+    *, type: str, source: str, data: dict[str, Any], metadata: dict[str, Any] | None = None
+) -> Event:
+    """The unsaved row of an event happening now; its fan-out is done as it is written."""
+    _require_known(type)
+    now = timezone.now()
+    return Event(
+        type=type,
+        source=source,
+        timestamp=now,
+        data=data,
+        metadata=metadata or {},
+        dispatched_at=now,
+    )
 
 
 def emit_batch(
@@ -75,20 +87,8 @@ def emit_batch(
     for arguments in events:
         if subscription_exists(event_type=arguments["type"]):
             emit(**arguments)
-            continue
-        if arguments["type"] not in EVENT_TYPE_NAMES:
-            raise ValueError(f"unknown event type {arguments['type']!r}")
-        now = timezone.now()
-        rows.append(
-            Event(
-                type=arguments["type"],
-                source=arguments["source"],
-                timestamp=now,
-                data=arguments["data"],
-                metadata=arguments.get("metadata") or {},
-                dispatched_at=now,
-            )
-        )
+        else:
+            rows.append(_new_event(**arguments))
     return rows
 
 
@@ -112,8 +112,8 @@ def emit_returning(
     `data` and `metadata` are SQL expressions (jsonb) over the returned columns. `also` adds
     more writes to the statement, as (sql, params), each able to read the returned rows from
     `changed`. The rows come back as `model` instances (the statement then returns every
-    column of `model`, in field order), or as tuples without a model. `durable=False`: see
-    codeai.db.fetch_all.
+    column of `model`, in field order), or as tuples without a model. `durable=False`: the
+    statement commits without waiting for the WAL flush (codeai.db.lazy_commit_cte).
 
     Returns None when this cannot be one statement, and the caller then takes its ORM path with
     emit(): the database is not PostgreSQL (only it has data-modifying WITH), or a webhook
@@ -121,8 +121,7 @@ def emit_returning(
     """
     from apps.webhooks.services import subscription_exists
 
-    if type not in EVENT_TYPE_NAMES:
-        raise ValueError(f"unknown event type {type!r}: add it to apps/events/catalogue.py")
+    _require_known(type)
     if connection.vendor != "postgresql" or subscription_exists(event_type=type):
         return None
     now = timezone.now()
