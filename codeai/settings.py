@@ -29,14 +29,22 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def _env_number(name: str, default, parse, kind: str):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return parse(value)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+        raise ImproperlyConfigured(f"{name} must be {kind}, got {value!r}") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
+
+
+def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -299,7 +307,10 @@ CODEAI_WORKFLOW_MAX_STEP_TIMEOUT_SECONDS = env_int(
 CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS = env_int(
     "CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS", 10
 )
-CODEAI_WORKFLOW_CANCEL_POLL_SECONDS = float(env_str("CODEAI_WORKFLOW_CANCEL_POLL_SECONDS", "0.5"))
+# Eager dispatch: a step's task runs the run's next step itself, without a message, while it
+# has run for less than this (0: every step is its own message). docs/workflows.md.
+CODEAI_WORKFLOW_EAGER_SECONDS = env_float("CODEAI_WORKFLOW_EAGER_SECONDS", 10)
+CODEAI_WORKFLOW_CANCEL_POLL_SECONDS = env_float("CODEAI_WORKFLOW_CANCEL_POLL_SECONDS", 0.5)
 CODEAI_WORKFLOW_RESEND_AFTER_SECONDS = env_int("CODEAI_WORKFLOW_RESEND_AFTER_SECONDS", 300)
 CODEAI_WORKFLOW_HTTP_ALLOW_PRIVATE_URLS = env_bool(
     "CODEAI_WORKFLOW_HTTP_ALLOW_PRIVATE_URLS", env_bool("CODEAI_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)

@@ -324,6 +324,17 @@ workflow Fanout {
     publish { activity "publish.release" }
   }
 }
+
+workflow Prepared {
+  trigger manual
+  steps {
+    prepare { activity "agent" input { model: "echo" prompt: "prepare" } }
+    parallel {
+      left { activity "agent" input { model: "echo" prompt: "left" } }
+      right { activity "agent" input { model: "echo" prompt: "right" } }
+    }
+  }
+}
 """
 
 
@@ -363,4 +374,17 @@ def test_a_deployed_workflow_fails_on_an_unknown_activity_after_its_parallel_gro
         ("left", "completed", "left"),
         ("right", "completed", "right"),
         ("publish", "failed", None),
+    ]
+
+
+def test_a_parallel_group_after_a_step_runs_every_step_of_the_group(editor, deployment):
+    # The task that ran "prepare" takes one step of the group itself; the other gets a message.
+    start(editor, "wf-prepared", "shop/Prepared", {})
+    body = wait_finished(editor, "wf-prepared")
+    assert body["status"] == "completed", body
+    steps = body["output"]["steps"]
+    assert [(s["stepName"], s["status"], s["output"]) for s in steps] == [
+        ("prepare", "completed", "prepare"),
+        ("left", "completed", "left"),
+        ("right", "completed", "right"),
     ]

@@ -78,9 +78,12 @@ def test_a_run_whose_worker_is_killed_mid_step_is_resumed_by_another_worker(work
     second_worker = workers(queue)
     second_worker.wait_ready(app)
     # What Redis does with the killed worker's unacknowledged message once its visibility
-    # timeout expires: deliver the same message (same task id) again.
+    # timeout expires: deliver the same message (same task id) again. The task that ran "middle"
+    # is the one whose message was for the first step running under its id: "first" itself, as
+    # it went on to take "middle" (eager dispatch), or "middle" with its own message.
+    carrier = run.steps.filter(task_id=middle.task_id).order_by("index").first()
     app.send_task(
-        "workflows.step_run", args=[run.id, middle.pk], task_id=middle.task_id, queue=queue
+        "workflows.step_run", args=[run.id, carrier.pk], task_id=carrier.task_id, queue=queue
     )
     wait_for(lambda: WorkflowRun.objects.get(pk=run.pk).status == "completed", seconds=40)
 
@@ -113,7 +116,21 @@ def test_a_run_whose_worker_is_killed_mid_step_is_resumed_by_another_worker(work
     assert run.history.order_by("-event_id").first().event_id == last_event
 
 
-def test_cancel_interrupts_a_running_step_without_killing_the_pool_process(workers, queue, llm):
+@pytest.mark.parametrize(
+    "agents",
+    [
+        [{"name": "slow", "model": "m", "prompt": "slow"}],
+        # The slow step is taken by the first step's task (eager dispatch): the revoke names it.
+        [
+            {"name": "fast", "model": "echo", "prompt": "x"},
+            {"name": "slow", "model": "m", "prompt": "slow"},
+        ],
+    ],
+    ids=["step-with-its-own-message", "step-taken-by-the-previous-steps-task"],
+)
+def test_cancel_interrupts_a_running_step_without_killing_the_pool_process(
+    workers, queue, llm, agents
+):
     from codeai.celery import app
 
     def pool_processes() -> list[int]:
@@ -128,12 +145,7 @@ def test_cancel_interrupts_a_running_step_without_killing_the_pool_process(worke
     services.workflow_start(
         workflow_id="wf-cancel-prefork",
         workflow_type="ai-pipeline",
-        input={
-            "agents": [
-                {"name": "slow", "model": "m", "prompt": "slow"},
-                {"name": "never", "model": "m", "prompt": "never"},
-            ]
-        },
+        input={"agents": [*agents, {"name": "never", "model": "m", "prompt": "never"}]},
     )
     wait_for(lambda: "slow" in llm.prompts(), seconds=40)
     services.workflow_cancel(workflow_id="wf-cancel-prefork", reason="test")

@@ -16,7 +16,9 @@ Invariants (docs/workflows.md):
   run or applied again whatever the broker redelivers.
 * Celery messages carry `(run id, step id)`; the task id of every message is recorded on the step
   before it is sent, so a redelivery of the message that was running when its worker died is
-  recognised (same id) and resumes the run.
+  recognised (same id) and resumes the run. A task that goes on to run the run's next step
+  itself (eager dispatch, `Carrier`) records its own task id on that step in the write that
+  claims it, so the same holds for every step it runs.
 
 Modules: `runs` (start, cancel, selectors), `steps` (one step's attempt), `engine` (history,
 scheduling, advancing and closing runs), `output`, `sweep`.
@@ -29,10 +31,11 @@ from .runs import (
     workflow_run_for_history,
     workflow_start,
 )
-from .steps import workflow_step_run
+from .steps import Carrier, workflow_step_run
 from .sweep import workflow_sweep
 
 __all__ = [
+    "Carrier",
     "api_status",
     "duration_text",
     "workflow_cancel",

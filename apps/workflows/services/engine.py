@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -190,21 +191,38 @@ def _max_attempts(step: WorkflowStep) -> int:
 # --- scheduling --------------------------------------------------------------------------------
 
 
-def _enqueue(run_id: str, step_id: int, task_id: str, countdown: float, timeout: float) -> None:
-    from ..tasks import workflow_step_task
+@dataclass(frozen=True)
+class _Enqueue:
+    """Send a step's message, once the transaction that scheduled the step is committed (an
+    `_after_commit` callback; eager dispatch removes it, see `Carrier` in steps.py)."""
 
-    try:
-        workflow_step_task.apply_async(
-            args=[run_id, step_id],
-            task_id=task_id,
-            countdown=countdown or None,
-            queue=settings.CODEAI_WORKFLOW_QUEUE or None,
-            # Prefork workers enforce these; every pool also gets the engine's own deadline.
-            soft_time_limit=timeout + 1,
-            time_limit=timeout + settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS,
-        )
-    except Exception:  # the broker is down: the sweep re-sends scheduled steps that never start
-        logger.exception("workflow step not enqueued", extra={"run": run_id, "step": step_id})
+    run_id: str
+    step_id: int
+    task_id: str
+    countdown: float
+    timeout: float
+
+    def __call__(self) -> None:
+        from ..tasks import workflow_step_task
+
+        # Prefork workers enforce these limits; every pool also gets the engine's own deadline.
+        # The message may go on to run the run's next steps itself, for up to the eager budget.
+        budget = max(settings.CODEAI_WORKFLOW_EAGER_SECONDS, 0)
+        try:
+            workflow_step_task.apply_async(
+                args=[self.run_id, self.step_id],
+                task_id=self.task_id,
+                countdown=self.countdown or None,
+                queue=settings.CODEAI_WORKFLOW_QUEUE or None,
+                soft_time_limit=self.timeout + 1 + budget,
+                time_limit=self.timeout
+                + settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS
+                + budget,
+            )
+        except Exception:  # the broker is down: the sweep re-sends scheduled steps never started
+            logger.exception(
+                "workflow step not enqueued", extra={"run": self.run_id, "step": self.step_id}
+            )
 
 
 def _schedule(run: WorkflowRun, step: WorkflowStep, *, countdown: float = 0.0) -> None:
@@ -224,8 +242,7 @@ def _schedule(run: WorkflowRun, step: WorkflowStep, *, countdown: float = 0.0) -
         startToCloseTimeout=duration_text(step.timeout_seconds),
         delayMs=int(countdown * 1000),
     )
-    run_id, step_id, task_id, timeout = run.id, step.id, step.task_id, step.timeout_seconds
-    _after_commit(run, lambda: _enqueue(run_id, step_id, task_id, countdown, timeout))
+    _after_commit(run, _Enqueue(run.id, step.id, step.task_id, countdown, step.timeout_seconds))
 
 
 def _condition_holds(condition: str, run_input: dict[str, Any]) -> bool:

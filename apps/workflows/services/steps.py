@@ -24,6 +24,7 @@ from .engine import (
     StepStatus,
     _advance,
     _agent_executed,
+    _Enqueue,
     _flush,
     _lost_attempt,
     _max_attempts,
@@ -65,6 +66,39 @@ class _Outcome:
     kind: str  # completed | failed | timed_out | abandoned
     output: dict[str, Any] | None = None
     failure: activities.StepFailure | None = None
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """The Celery task running a step. Once the step is done, it may take the run's next step
+    itself (eager dispatch, as Temporal's eager activity execution): the step is claimed in the
+    same write that completes the previous one, and runs without a message. While the task
+    runs, its message stays unacknowledged (acks_late): if its worker dies, the redelivered
+    message takes back the step it was running (`_claim`).
+
+    It takes a step while it has run less than CODEAI_WORKFLOW_EAGER_SECONDS (so a long run
+    does not hold a pool process from other runs) and while the step's timeout fits in the
+    task's hard time limit. Its task id becomes the step's, so a cancel's revoke reaches it.
+    """
+
+    task_id: str
+    takes_until: float  # time.monotonic()
+    killed_at: float | None = None  # time.monotonic(), the hard time limit; None: no limit
+
+    @classmethod
+    def starting_now(cls, task_id: str, time_limit: float | None) -> "Carrier | None":
+        budget = settings.CODEAI_WORKFLOW_EAGER_SECONDS
+        if budget <= 0:
+            return None
+        now = time.monotonic()
+        return cls(task_id, now + budget, now + time_limit if time_limit else None)
+
+    def can_take(self, step: WorkflowStep) -> bool:
+        now = time.monotonic()
+        if now >= self.takes_until:
+            return False
+        grace = settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS
+        return self.killed_at is None or now + step.timeout_seconds + grace <= self.killed_at
 
 
 def _render_context(run: WorkflowRun, steps: list[WorkflowStep], step: WorkflowStep) -> dict:
@@ -188,6 +222,13 @@ def _claim(run_id: str, step_id: int, task_id: str) -> _Claim | None:
             return None
         steps = _steps(run)
         step = next((s for s in steps if s.pk == step_id), None)
+        if step is not None and step.is_final:
+            # A message whose task went on to run later steps of the run (`Carrier`), delivered
+            # again: it takes back the step it was running when its worker was lost.
+            step = next(
+                (s for s in steps if s.status == StepStatus.RUNNING and s.task_id == task_id),
+                None,
+            )
         if step is None or step.is_final or step.status == StepStatus.PENDING:
             return None
         if step.status == StepStatus.RUNNING and step.task_id != task_id:
@@ -329,49 +370,80 @@ def _case_verdict(
                 _save(run, other, "status", "error")
 
 
-def _finish(claim: _Claim, outcome: _Outcome) -> None:
-    if _finish_unlocked(claim, outcome):
-        return
+def _finish(claim: _Claim, outcome: _Outcome, carrier: Carrier | None) -> _Claim | None:
+    """Apply the outcome; the next step's claim if the carrier took it (`Carrier`)."""
+    written, taken = _finish_unlocked(claim, outcome, carrier)
+    if written:
+        return taken
     with _run_locked(claim.run_id) as run:
-        if run is not None:
-            _apply(run, claim, outcome)
+        if run is None or not _apply(run, claim, outcome):
+            return None
+        taken = _take_eagerly(run, carrier)
+    if taken is not None:
+        taken.snapshot = run  # as written: the run's lock was held until the commit
+    return taken
 
 
-def _finish_unlocked(claim: _Claim, outcome: _Outcome) -> bool:
+def _finish_unlocked(
+    claim: _Claim, outcome: _Outcome, carrier: Carrier | None
+) -> tuple[bool, _Claim | None]:
     """The common case without a transaction, as Temporal updates a workflow's state: read the
     run and its steps, decide, then write everything in one statement on condition that the
-    run's `last_event_id` is still the one read. False (nothing written) sends the caller to
-    the locked path, which decides again.
+    run's `last_event_id` is still the one read. (False, None): nothing written, the caller
+    takes the locked path, which decides again. (True, the next step's claim or None): written.
 
     The condition covers every change a decision here depends on: each change to a run made
     under its lock (a step finishing, cancel, the sweep) records history, so moves
     `last_event_id`. The changes made without it (claims, a re-send) only touch `scheduled`
     steps, which a completed step's outcome neither reads nor writes: it writes its own
-    `running` step, `pending` steps it schedules or skips, and the run. Outcomes that can close
-    siblings (a failure, a timeout, a test case's verdict) take the locked path.
+    `running` step, `pending` steps it schedules or skips (or claims, `_take_eagerly`), and the
+    run. Outcomes that can close siblings (a failure, a timeout, a test case's verdict) take
+    the locked path.
     """
     if (
         outcome.kind != "completed"
         or claim.kind == WorkflowStep.Kind.TEST
         or connection.vendor != "postgresql"
     ):
-        return False
+        return False, None
     snapshot, claim.snapshot = claim.snapshot, None
     # First from the claim's snapshot (unchanged, unless a sibling step or a cancel moved the
     # run meanwhile), then from a fresh read.
     for run in (snapshot, None):
         run = run or _read(claim.run_id, lock=False)
         if run is None:
-            return False
+            return False, None
         expected = run.last_event_id
         if not _apply(run, claim, outcome):
-            return False
+            return False, None
+        taken = _take_eagerly(run, carrier)
         try:
             if _flush(run, expected_event_id=expected):
-                return True
+                if taken is not None:
+                    taken.snapshot = run  # as written, and its last_event_id with it
+                return True, taken
         except NeedsLock:  # a webhook subscribes to one of its events
-            return False
-    return False
+            return False, None
+    return False, None
+
+
+def _take_eagerly(run: WorkflowRun, carrier: Carrier | None) -> _Claim | None:
+    """Claim the first step the decision scheduled to start now, for the carrier to run next:
+    its message is not sent, and the claim is written with the rest of the decision."""
+    if carrier is None or not run.is_open:
+        return None
+    callbacks = run.__dict__.get("_after_commit", [])
+    send = next((c for c in callbacks if isinstance(c, _Enqueue) and not c.countdown), None)
+    if send is None:
+        return None
+    step = next(s for s in _steps(run) if s.pk == send.step_id)
+    now = timezone.now()
+    if not carrier.can_take(step) or (run.deadline is not None and now >= run.deadline):
+        return None
+    callbacks.remove(send)
+    deadline, binds = _start_attempt(run, step, carrier.task_id, now)
+    _save(run, step, *_CLAIM_FIELDS)
+    return _claim_result(run, step, deadline, binds, now)
 
 
 def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
@@ -444,15 +516,17 @@ def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
     return True
 
 
-def workflow_step_run(*, run_id: str, step_id: int, task_id: str) -> None:
-    """Claim the step, run its activity, apply the result once, advance the run. Celery's soft
-    time limit (and a cancel's revoke) can stop the wait for the activity, never a database
-    write (codeai.celery.soft_time_limit_held)."""
+def workflow_step_run(
+    *, run_id: str, step_id: int, task_id: str, carrier: Carrier | None = None
+) -> None:
+    """Claim the step, run its activity, apply the result once, advance the run; then, given a
+    carrier, run the next steps it takes (`Carrier`). Celery's soft time limit (and a cancel's
+    revoke) can stop the wait for an activity, never a database write
+    (codeai.celery.soft_time_limit_held)."""
     with soft_time_limit_held():
         claim = _claim(run_id, step_id, task_id)
-        if claim is None:
-            return
-        outcome = _execute(claim)
-        if outcome.kind == "abandoned":
-            return  # the run was closed (canceled) while the step ran; its steps are closed
-        _finish(claim, outcome)
+        while claim is not None:
+            outcome = _execute(claim)
+            if outcome.kind == "abandoned":
+                return  # the run was closed (canceled) while the step ran; its steps are closed
+            claim = _finish(claim, outcome, carrier)

@@ -10,7 +10,7 @@ from ..models import WorkflowRun, WorkflowStep
 from .engine import (
     StepStatus,
     _after_commit,
-    _enqueue,
+    _Enqueue,
     _lost_attempt,
     _run_locked,
     _run_time_out,
@@ -49,8 +49,9 @@ def workflow_sweep(*, now: datetime | None = None) -> dict[str, int]:
             if step.status == StepStatus.SCHEDULED and step.due_at <= resend_before:
                 step.due_at = now
                 _save(run, step, "due_at")
-                args = (run.id, step.pk, step.task_id, 0.0, step.timeout_seconds)
-                _after_commit(run, lambda args=args: _enqueue(*args))
+                _after_commit(
+                    run, _Enqueue(run.id, step.pk, step.task_id, 0.0, step.timeout_seconds)
+                )
                 counts["resent"] += 1
             elif step.status == StepStatus.RUNNING and step.due_at <= now:
                 counts["recovered"] += 1
