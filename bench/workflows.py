@@ -14,6 +14,9 @@ transactions; with no webhook subscribed they cause no further message.
   the workflow is `workflow_start` (one transaction, as the API does) of a sequential pipeline of
   10 `echo` agents, completion being the run's `completed_at`. Overhead ratio = workflow / raw.
 - Throughput: N runs (or N chains) submitted back to back; runs/s = N / (last done − first submit).
+- The workflow is measured twice: as configured by default (a step's task takes the run's next
+  step itself, eager dispatch) and with CODEAI_WORKFLOW_EAGER_SECONDS=0 (one message per step),
+  each on its own worker started for it.
 
 Target: per-step time ≤ 2× the raw chain's. Not part of the test suite.
 """
@@ -50,7 +53,7 @@ def chain_step(index: int, path: str, sent_at: float) -> None:
             f.write(f"{sent_at} {time.time()}\n")
 
 
-def start_worker(concurrency: int) -> subprocess.Popen:
+def start_worker(concurrency: int, eager: bool = True) -> subprocess.Popen:
     hostname = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     process = subprocess.Popen(
         [
@@ -76,7 +79,11 @@ def start_worker(concurrency: int) -> subprocess.Popen:
             "WARNING",
         ],
         cwd=ROOT,
-        env={**os.environ, "CODEAI_LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            "CODEAI_LOG_LEVEL": "WARNING",
+            **({} if eager else {"CODEAI_WORKFLOW_EAGER_SECONDS": "0"}),
+        },
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -207,31 +214,47 @@ def main() -> None:
         f"broker {app.conf.broker_url.split('://')[0]}, queue {QUEUE}, "
         f"one prefork worker with concurrency {args.concurrency}, {STEPS} steps per run"
     )
-    worker = start_worker(args.concurrency)
     try:
-        raw_step_times(10), workflow_step_times(10, offset=0)  # warm-up
-        raw = raw_step_times(args.samples)
-        flow = workflow_step_times(args.samples, offset=100)
-        raw_rate = raw_throughput(args.runs)
-        flow_rate = workflow_throughput(args.runs, offset=100 + args.samples)
+        results = {
+            "eager dispatch (default)": measure(args, eager=True, offset=0),
+            "one message per step (CODEAI_WORKFLOW_EAGER_SECONDS=0)": measure(
+                args, eager=False, offset=10_000
+            ),
+        }
     finally:
-        worker.terminate()
-        worker.wait(60)
         cleanup()
+    for title, (raw, flow, raw_rate, flow_rate) in results.items():
+        print(f"\n{title}\n{'':30}{'raw chain':>12}{'workflow':>12}{'ratio':>9}")
+        raw_p50, flow_p50 = statistics.median(raw), statistics.median(flow)
+        print(
+            f"{'per-step time p50 (ms)':30}{raw_p50:>12.2f}{flow_p50:>12.2f}"
+            f"{flow_p50 / raw_p50:>8.2f}x (target <= 2x)"
+        )
+        raw_p90, flow_p90 = (statistics.quantiles(t, n=10)[-1] for t in (raw, flow))
+        print(f"{'per-step time p90 (ms)':30}{raw_p90:>12.2f}{flow_p90:>12.2f}")
+        print(
+            f"{'10-step runs completed / s':30}{raw_rate:>12.1f}{flow_rate:>12.1f}"
+            f"{flow_rate / raw_rate:>8.2f}x"
+        )
 
-    raw_p50, flow_p50 = statistics.median(raw), statistics.median(flow)
-    print(f"\n{'':30}{'raw chain':>12}{'workflow':>12}{'ratio':>9}")
-    print(
-        f"{'per-step time p50 (ms)':30}{raw_p50:>12.2f}{flow_p50:>12.2f}"
-        f"{flow_p50 / raw_p50:>8.2f}x (target <= 2x)"
-    )
-    raw_p90 = statistics.quantiles(raw, n=10)[-1]
-    flow_p90 = statistics.quantiles(flow, n=10)[-1]
-    print(f"{'per-step time p90 (ms)':30}{raw_p90:>12.2f}{flow_p90:>12.2f}")
-    print(
-        f"{'10-step runs completed / s':30}{raw_rate:>12.1f}{flow_rate:>12.1f}"
-        f"{flow_rate / raw_rate:>8.2f}x"
-    )
+
+def measure(args, *, eager: bool, offset: int) -> tuple[list[float], list[float], float, float]:
+    """Raw chains and workflow runs on one worker started for this configuration."""
+    worker = start_worker(args.concurrency, eager=eager)
+    try:
+        raw_step_times(10), workflow_step_times(10, offset=offset)  # warm-up
+        raw = raw_step_times(args.samples)
+        flow = workflow_step_times(args.samples, offset=offset + 100)
+        raw_rate = raw_throughput(args.runs)
+        flow_rate = workflow_throughput(args.runs, offset=offset + 1000)
+    finally:
+        stop_worker(worker)
+    return raw, flow, raw_rate, flow_rate
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    worker.wait(60)
 
 
 if __name__ == "__main__":
