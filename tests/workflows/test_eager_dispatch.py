@@ -84,10 +84,12 @@ def test_without_an_eager_budget_a_message_runs_only_its_own_step(settings):
 
 
 def test_a_message_stops_taking_steps_once_its_eager_budget_is_spent(settings, llm):
-    settings.CODEAI_WORKFLOW_EAGER_SECONDS = 1.0
-    llm.slow["slow"] = 0.6
-    run = start({"agents": [{"name": n, "model": "m", "prompt": "slow"} for n in "abc"]})
-    deliver(first_step(run))  # takes b at about 0.6 s, not c at about 1.2 s
+    settings.CODEAI_WORKFLOW_EAGER_SECONDS = 0.5
+    llm.slow["slow"] = 1.0
+    pipeline = agents("fast", "slow", "next")
+    pipeline["agents"][1]["model"] = "m"
+    run = start(pipeline)
+    deliver(first_step(run))  # takes "slow" at once, not "next" after the second it took
     assert statuses(run) == ["completed", "completed", "scheduled"]
 
 
