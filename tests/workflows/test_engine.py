@@ -388,3 +388,19 @@ def test_a_parallel_group_after_a_step_runs_every_step_of_the_group(editor, depl
         ("left", "completed", "left"),
         ("right", "completed", "right"),
     ]
+
+
+def test_a_step_whose_timeout_outlasts_its_predecessors_time_limit_gets_its_own_message(
+    editor, live_worker
+):
+    # The first step's message allows 1 s + grace + the eager budget: too short for a 10 m step.
+    agents = [
+        {"name": "short", "model": "echo", "prompt": "a", "timeout": "1s"},
+        {"name": "long", "model": "echo", "prompt": "b", "timeout": "10m"},
+        {"name": "after", "model": "echo", "prompt": "c", "timeout": "10s"},
+    ]
+    start(editor, "wf-limits", "ai-pipeline", {"agents": agents})
+    assert wait_finished(editor, "wf-limits")["status"] == "completed"
+    task_ids = dict(WorkflowStep.objects.values_list("name", "task_id"))
+    assert task_ids["long"] != task_ids["short"]
+    assert task_ids["after"] == task_ids["long"]  # taken by the task that ran "long"
