@@ -83,6 +83,15 @@ def test_without_an_eager_budget_a_message_runs_only_its_own_step(settings):
     assert statuses(run) == ["completed", "scheduled"]
 
 
+def test_a_message_takes_no_step_once_its_worker_is_shutting_down(monkeypatch):
+    from celery.worker import state
+
+    monkeypatch.setattr(state, "should_stop", 0)  # what a warm shutdown sets (EX_OK)
+    run = start(agents("one", "two"))
+    deliver(first_step(run))
+    assert statuses(run) == ["completed", "scheduled"]
+
+
 def test_a_message_stops_taking_steps_once_its_eager_budget_is_spent(settings, llm):
     settings.CODEAI_WORKFLOW_EAGER_SECONDS = 0.5
     llm.slow["slow"] = 1.0

@@ -95,10 +95,22 @@ class Carrier:
 
     def can_take(self, step: WorkflowStep) -> bool:
         now = time.monotonic()
-        if now >= self.takes_until:
+        if now >= self.takes_until or _worker_stopping():
             return False
         grace = settings.CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS
         return self.killed_at is None or now + step.timeout_seconds + grace <= self.killed_at
+
+
+def _worker_stopping() -> bool:
+    """A warm or cold shutdown has begun in this process (solo, threads and gevent pools; a
+    prefork pool process is not told, and its budget bounds what it still takes)."""
+    from celery.worker import state
+
+    # As celery.worker.state.maybe_shutdown: a warm shutdown sets an exit code, 0 included.
+    return any(
+        flag is not None and flag is not False
+        for flag in (state.should_stop, state.should_terminate)
+    )
 
 
 def _render_context(run: WorkflowRun, steps: list[WorkflowStep], step: WorkflowStep) -> dict:
