@@ -1,18 +1,24 @@
 """The Celery application; configuration comes from Django settings (CELERY_* names)."""
 
+import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from celery import Celery
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
 from codeai import broker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "codeai.settings")
 broker.use_for_filesystem_urls()  # before any connection resolves its transport
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 app = Celery("codeai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -24,13 +30,33 @@ app.autodiscover_tasks()
 # the row to a beat sweep minutes later. Each of these tasks does nothing unless its row is due
 # for it, and a repeat that finds its own attempt running leaves it alone (job heartbeat, delivery
 # lease, execution claimed once). Not workflows.step_run: there a second message with the step's
-# id means its worker was lost, so the sweep re-sends a step that never started instead.
+# id means its worker was lost; it tries its claim and its outcome's write again in the task
+# (`call_while_database_unreachable`).
 RETRY_WHILE_DATABASE_UNREACHABLE = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": 1,
     "retry_backoff_max": 30,
     "max_retries": 14,
 }
+
+
+def call_while_database_unreachable(call: Callable[[], T], *, seconds: float = 300.0) -> T:
+    """`call()`, called again while the database is unreachable (backoff 1, 2, 4 … 30 s, for
+    about `seconds`), the connection replaced in between. For a task whose work so far lives
+    only in its memory (a workflow step's outcome): failing the task would lose it, and the
+    same message again would run the work again. `call` must be safe to repeat after a failure
+    whose commit may or may not have happened. Outside any transaction only."""
+    delay, deadline = 1.0, time.monotonic() + seconds
+    while True:
+        try:
+            return call()
+        except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database unreachable, trying again in %.0f s: %s", delay, exc)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 # --- Celery's soft time limit around database writes -------------------------------------------

@@ -5,14 +5,19 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from codeai.celery import soft_time_limit_allowed, soft_time_limit_held
+from codeai.celery import (
+    call_while_database_unreachable,
+    soft_time_limit_allowed,
+    soft_time_limit_held,
+)
 from codeai.db import fetch_sets
 
 from .. import activities
@@ -265,7 +270,13 @@ def _perform(claim: _Claim) -> dict[str, Any]:
 
 
 def _run_is_open(run_id: str) -> bool:
-    status = WorkflowRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    """Whether the run is still open; while the database is unreachable, it is taken to be (the
+    step's deadline still bounds the wait)."""
+    try:
+        status = WorkflowRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    except (OperationalError, InterfaceError):
+        connection.close_if_unusable_or_obsolete()
+        return True
     return status in WorkflowRun.OPEN_STATUSES
 
 
@@ -534,11 +545,13 @@ def workflow_step_run(
     """Claim the step, run its activity, apply the result once, advance the run; then, given a
     carrier, run the next steps it takes (`Carrier`). Celery's soft time limit (and a cancel's
     revoke) can stop the wait for an activity, never a database write
-    (codeai.celery.soft_time_limit_held)."""
+    (codeai.celery.soft_time_limit_held). While the database is unreachable, the claim and
+    the write of an outcome are tried again in the task, rather than losing the outcome; both
+    are safe to repeat (a result is applied only to the attempt that claimed the step)."""
     with soft_time_limit_held():
-        claim = _claim(run_id, step_id, task_id)
+        claim = call_while_database_unreachable(partial(_claim, run_id, step_id, task_id))
         while claim is not None:
             outcome = _execute(claim)
             if outcome.kind == "abandoned":
                 return  # the run was closed (canceled) while the step ran; its steps are closed
-            claim = _finish(claim, outcome, carrier)
+            claim = call_while_database_unreachable(partial(_finish, claim, outcome, carrier))
