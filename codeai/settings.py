@@ -308,7 +308,8 @@ CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS = env_int(
     "CODEAI_WORKFLOW_HARD_TIMEOUT_GRACE_SECONDS", 10
 )
 # Eager dispatch: a step's task runs the run's next step itself, without a message, while it
-# has run for less than this (0: every step is its own message). docs/workflows.md.
+# has run for less than this (0: every step is its own message). docs/workflows.md. A step's task
+# may run for its timeout + the grace + this: keep the sum below CODEAI_VISIBILITY_TIMEOUT_SECONDS.
 CODEAI_WORKFLOW_EAGER_SECONDS = env_float("CODEAI_WORKFLOW_EAGER_SECONDS", 10)
 CODEAI_WORKFLOW_CANCEL_POLL_SECONDS = env_float("CODEAI_WORKFLOW_CANCEL_POLL_SECONDS", 0.5)
 CODEAI_WORKFLOW_RESEND_AFTER_SECONDS = env_int("CODEAI_WORKFLOW_RESEND_AFTER_SECONDS", 300)
