@@ -401,10 +401,7 @@ def _finish(claim: _Claim, outcome: _Outcome, carrier: Carrier | None) -> _Claim
     with _run_locked(claim.run_id) as run:
         if run is None or not _apply(run, claim, outcome):
             return None
-        taken = _take_eagerly(run, carrier)
-    if taken is not None:
-        taken.snapshot = run  # as written: the run's lock was held until the commit
-    return taken
+        return _take_eagerly(run, carrier)
 
 
 def _finish_unlocked(
@@ -442,8 +439,6 @@ def _finish_unlocked(
         taken = _take_eagerly(run, carrier)
         try:
             if _flush(run, expected_event_id=expected):
-                if taken is not None:
-                    taken.snapshot = run  # as written, and its last_event_id with it
                 return True, taken
         except NeedsLock:  # a webhook subscribes to one of its events
             return False, None
@@ -466,7 +461,11 @@ def _take_eagerly(run: WorkflowRun, carrier: Carrier | None) -> _Claim | None:
     callbacks.remove(send)
     deadline, binds = _start_attempt(run, step, carrier.task_id, now)
     _save(run, step, *_CLAIM_FIELDS)
-    return _claim_result(run, step, deadline, binds, now)
+    taken = _claim_result(run, step, deadline, binds, now)
+    # The run as the write leaves it (its last_event_id included), for the step's completion;
+    # if the write does not happen, the claim is dropped with it.
+    taken.snapshot = run
+    return taken
 
 
 def _apply(run: WorkflowRun, claim: _Claim, outcome: _Outcome) -> bool:
